@@ -1,0 +1,5 @@
+import sys
+
+from hetfit.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,17 @@
+"""`hetfit demo` (being built; see the issue tracker)."""
+
+from __future__ import annotations
+
+import argparse
+
+from hetfit.errors import HetfitError
+
+HELP = "demo (not available in this build yet)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def run(args: argparse.Namespace) -> dict:
+    raise HetfitError("'hetfit demo' is not available in this build yet")

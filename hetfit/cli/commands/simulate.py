@@ -1,0 +1,17 @@
+"""`hetfit simulate` (being built; see the issue tracker)."""
+
+from __future__ import annotations
+
+import argparse
+
+from hetfit.errors import HetfitError
+
+HELP = "simulate (not available in this build yet)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def run(args: argparse.Namespace) -> dict:
+    raise HetfitError("'hetfit simulate' is not available in this build yet")

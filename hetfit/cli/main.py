@@ -1,0 +1,138 @@
+"""``hetfit`` entry point.
+
+Contract for every subcommand:
+- ``--json`` prints exactly one JSON document on stdout; logs and progress go to stderr
+  (stdout is redirected to stderr while the command runs, so chatty libraries cannot
+  corrupt the JSON).
+- A :class:`~hetfit.errors.HetfitError` becomes one line on stderr and exit code 2
+  (traceback only with ``--debug``); bad arguments are reported the same way.
+- Unexpected exceptions exit 1 with a one-line summary (traceback with ``--debug``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from hetfit._version import __version__
+from hetfit.cli.commands import COMMANDS
+from hetfit.errors import HetfitError
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_USER = 2
+EXIT_INTERRUPTED = 130
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are one line plus exit code 2 (no usage dump)."""
+
+    def error(self, message: str) -> NoReturn:
+        msg = " ".join(message.split())
+        self.exit(EXIT_USER, f"{self.prog}: error: {msg} (see '{self.prog} --help')\n")
+
+
+def _command_module(name: str):
+    return importlib.import_module(f"hetfit.cli.commands.{name}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _OneLineParser(
+        prog="hetfit",
+        description=(
+            "Within-cell-type heterogeneity: estimate per-type parameter distributions from "
+            "recordings and databases, build and simulate heterogeneous networks, fit "
+            "heterogeneity widths with simulation-based inference, and compare healthy vs "
+            "epileptic tissue."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"hetfit {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--json", action="store_true", help="print one JSON document on stdout (logs go to stderr)"
+    )
+    common.add_argument(
+        "--debug", action="store_true", help="show full tracebacks for errors"
+    )
+    common.add_argument(
+        "--quiet", action="store_true", help="no progress bars or info messages on stderr"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_OneLineParser)
+    for name in COMMANDS:
+        mod = _command_module(name)
+        p = sub.add_parser(
+            name, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP),
+            parents=[common],
+        )
+        mod.add_arguments(p)
+        p.set_defaults(_module=mod)
+    return parser
+
+
+def _render_default(result: dict[str, Any]) -> str:
+    from hetfit.io import dumps
+
+    return dumps(result)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not argv:
+        parser.print_help(sys.stderr)
+        return EXIT_USER
+    args = parser.parse_args(argv)
+    mod = args._module
+    debug = bool(getattr(args, "debug", False))
+
+    from hetfit import console
+
+    console.set_quiet(bool(args.quiet) or console.is_quiet())
+    real_stdout = sys.stdout
+    t0 = time.perf_counter()
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            result = mod.run(args)
+    except HetfitError as exc:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        print(f"hetfit {args.command}: error: {exc.one_line()}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"hetfit {args.command}: interrupted; no partial output was kept", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - last-resort handler for the CLI
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        print(
+            f"hetfit {args.command}: internal error: {type(exc).__name__}: "
+            f"{' '.join(str(exc).split())} (rerun with --debug for the traceback and "
+            "please report it)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+    result = dict(result or {})
+    result.setdefault("command", args.command)
+    result.setdefault("hetfit_version", __version__)
+    result.setdefault("wall_time_s", round(time.perf_counter() - t0, 3))
+    if args.json:
+        from hetfit.io import dumps
+
+        print(dumps(result), file=real_stdout)
+    else:
+        render = getattr(mod, "render", None) or _render_default
+        print(render(result), file=real_stdout)
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""hetfit.disease"""

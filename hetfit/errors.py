@@ -1,0 +1,75 @@
+"""User-facing errors.
+
+Every error a user can cause (bad path, wrong column, wrong unit, bad number, incompatible
+artifact, missing optional dependency) is a :class:`HetfitError`.  The CLI prints it as one
+line and exits with code 2; ``--debug`` shows the traceback.  Messages say what is wrong
+*and* how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class HetfitError(Exception):
+    """Base class for errors caused by input the user can fix.
+
+    Parameters
+    ----------
+    message:
+        What is wrong, in one sentence.
+    hint:
+        How to fix it (optional); appended to the message.
+    """
+
+    exit_code = 2
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        self.message = " ".join(str(message).split())
+        self.hint = " ".join(str(hint).split()) if hint else None
+        super().__init__(self.one_line())
+
+    def one_line(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class InputFileError(HetfitError):
+    """A path does not exist, is unreadable or has an unsupported format."""
+
+
+class SchemaError(HetfitError):
+    """A table lacks columns, has wrong types or values in implausible units."""
+
+
+class ParameterError(HetfitError):
+    """A numeric argument or model parameter is out of its valid range."""
+
+
+class InsufficientDataError(HetfitError):
+    """Too few cells, donors, spikes or units for the requested estimate."""
+
+
+class IncompatibleArtifactError(HetfitError):
+    """A saved artifact (posterior, chunk store) does not match the requested model or version."""
+
+
+class SimulationError(HetfitError):
+    """A simulation diverged or produced invalid output in a way that cannot be flagged and dropped."""
+
+
+class MissingDependencyError(HetfitError):
+    """An optional extra is needed for this feature."""
+
+    def __init__(self, package: str, extra: str, feature: str) -> None:
+        super().__init__(
+            f"{feature} needs the optional package '{package}', which is not installed",
+            hint=f"install it with: pip install 'hetfit[{extra}]'",
+        )
+
+
+def require(module: str, extra: str, feature: str):
+    """Import an optional module or raise :class:`MissingDependencyError`."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:  # pragma: no cover - depends on environment
+        raise MissingDependencyError(module.split(".")[0], extra, feature) from exc
