@@ -8,13 +8,11 @@ so that results do not depend on batch size, chunking or the number of workers.
 
 from __future__ import annotations
 
-from typing import Union
-
 import numpy as np
 
 from hetfit.errors import ParameterError
 
-SeedLike = Union[int, np.integer, np.random.SeedSequence, np.random.Generator, None]
+SeedLike = int | np.integer | np.random.SeedSequence | np.random.Generator | None
 
 
 def as_generator(seed: SeedLike) -> np.random.Generator:

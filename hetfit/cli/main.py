@@ -108,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"hetfit {args.command}: interrupted; no partial output was kept", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except Exception as exc:  # noqa: BLE001 - last-resort handler for the CLI
+    except Exception as exc:  # last-resort handler: one line instead of a traceback
         if debug:
             import traceback
 
