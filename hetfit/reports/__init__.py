@@ -1,1 +1,1 @@
-"""hetfit.reports"""
+"""Figures (matplotlib, headless) and HTML/Markdown reports with a JSON of every number."""
