@@ -1,0 +1,1 @@
+"""Patch-clamp traces: NWB / ABF current-clamp files -> sweeps -> per-cell features."""
