@@ -154,6 +154,9 @@ class TableReport:
                 "  missing values: " + ", ".join(f"{k} {v}" for k, v in missing.items())
             )
         lines.extend(f"  note: {n}" for n in self.notes)
+        for up in self.upstream:
+            sub = TableReport.from_dict(up).summary().splitlines()
+            lines.extend("    " + ln for ln in ["from " + sub[0], *sub[1:]])
         return "\n".join(lines)
 
     __str__ = summary
@@ -371,9 +374,7 @@ class CellTable:
             if t.on_implausible != "keep":  # kept values are counted again below
                 for feat, n in t.report.implausible_values.items():
                     rep.implausible_values[feat] = rep.implausible_values.get(feat, 0) + n
-            for n in t.report.notes:
-                rep.note(n)
-            rep.upstream.append(t.report.to_dict())
+            rep.upstream.append(t.report.to_dict())  # notes stay with their part
         return cls(frame, report=rep, on_implausible="keep")
 
     # -- basic access ----------------------------------------------------------------------
@@ -522,7 +523,8 @@ class CellTable:
         groups: dict[tuple[str, ...], CellTable] = {}
         skipped: dict[tuple[str, ...], int] = {}
         sub = keys[has]
-        for key, idx in sub.groupby(labels, sort=True).groups.items():
+        by = labels if len(labels) > 1 else labels[0]  # scalar keys for one label
+        for key, idx in sub.groupby(by, sort=True).groups.items():
             key_t = tuple(key) if isinstance(key, tuple) else (key,)
             n = len(idx)
             if n < min_cells:
@@ -575,12 +577,19 @@ class CellTable:
         with threshold - rest by more than 0.5 mV, the number of such cells is noted.
         """
         df, notes = derive_features(self._data)
-        rep = self.report.copy()
-        if self.on_implausible == "keep":  # they are counted again on re-validation
+        return self.rebuild(df, notes=notes)
+
+    def rebuild(
+        self, data: pd.DataFrame, notes: Iterable[str] = (), report: TableReport | None = None
+    ) -> CellTable:
+        """A new, re-validated table from modified data, keeping this table's report and
+        policies (for adapters that add columns or ids to a validated table)."""
+        rep = (report or self.report).copy()
+        if self.on_implausible == "keep":  # kept values are counted again on re-validation
             rep.implausible_values = {}
         for n in notes:
             rep.note(n)
-        return CellTable(df, report=rep, on_implausible=self.on_implausible)
+        return CellTable(data, report=rep, on_implausible=self.on_implausible)
 
     # -- IO --------------------------------------------------------------------------------
 
