@@ -78,6 +78,7 @@ def read_raw(
         raise InputFileError(f"table file {path} is empty", hint="check the export step")
     try:
         if suffix in TEXT_SUFFIXES:
+            _refuse_binary(path)
             kw = dict(read_kwargs)
             sep = TEXT_SUFFIXES[suffix]
             if sep is None and "sep" not in kw:
@@ -128,6 +129,18 @@ def read_raw(
     return df
 
 
+def _refuse_binary(path: Path) -> None:
+    """Text tables never contain NUL bytes; binary files renamed .csv do."""
+    with open(path, "rb") as fh:
+        head = fh.read(8192)
+    if b"\x00" in head:
+        raise InputFileError(
+            f"table file {path} is not readable text (it contains binary data)",
+            hint="is it an Excel/Parquet/ABF file with a .csv name? save it as CSV or use "
+            "the right suffix",
+        )
+
+
 def _read_excel(path: Path, sheet: str | int | None, read_kwargs: dict) -> pd.DataFrame:
     if path.suffix.lower() == ".xls":
         require_package("xlrd", "Reading .xls files")
@@ -151,7 +164,7 @@ def _read_excel(path: Path, sheet: str | int | None, read_kwargs: dict) -> pd.Da
                     hint=did_you_mean(sheet, names) + f"sheets: {names}",
                 )
             target = sheet
-        return xf.parse(target, **read_kwargs)
+        return pd.read_excel(xf, sheet_name=target, **read_kwargs)
 
 
 def excel_sheets(path: str | Path) -> list[str]:
@@ -310,6 +323,12 @@ def from_frame(
                 hint="map features with columns= and ids/labels with labels=",
             )
         _check_label_name(dst)
+    for name in constants or {}:
+        if name in FEATURES:
+            raise SchemaError(
+                f"constant {name!r} is a feature; constants are labels (one value for all rows)"
+            )
+        _check_label_name(name)
     targets = (list(feat_map.values()) + list(label_map.values()) + list(constants or {})
                + list(extra_map.values()))
     dup = sorted({t for t in targets if targets.count(t) > 1})
@@ -318,12 +337,6 @@ def from_frame(
             f"canonical name(s) {dup} are mapped more than once",
             hint="map each canonical name from one column (or one constant)",
         )
-    for name in constants or {}:
-        if name in FEATURES:
-            raise SchemaError(
-                f"constant {name!r} is a feature; constants are labels (one value for all rows)"
-            )
-        _check_label_name(name)
     factors = _unit_factors(units or {}, feat_map)
 
     rep = report.copy() if report is not None else TableReport(source=source, rows_read=len(raw))
