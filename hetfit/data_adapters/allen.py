@@ -301,6 +301,7 @@ def allen_table(
         raise SchemaError(f"{source}: no columns (empty Allen table)")
     rep = TableReport(source=source, rows_read=len(df))
     frame = _map_allen_frame(df, rep, source)
+    frame = _drop_identical_duplicates(frame, rep)
     for i, extra in enumerate(_as_list(ephys_features)):
         frame = _join_features(frame, extra, rep, label=f"feature table {i + 1}")
     table = CellTable(frame, report=rep, on_duplicate="raise", on_implausible=on_implausible)
@@ -357,6 +358,21 @@ def _map_allen_frame(df: pd.DataFrame, rep: TableReport, source: str) -> pd.Data
         out["ap_amplitude_mV"] = amp
         rep.note("ap_amplitude_mV = peak_v_long_square - threshold_v_long_square")
     return out
+
+
+def _drop_identical_duplicates(frame: pd.DataFrame, rep: TableReport) -> pd.DataFrame:
+    """Feature tables repeat a specimen when it has several models (all_features.csv);
+    repeated rows with identical mapped values are dropped and counted, conflicting ones are
+    left for CellTable to reject."""
+    ids = frame["cell_id"]
+    dup = ids.duplicated(keep=False) & ids.notna()
+    if not dup.any():
+        return frame
+    same = frame[dup].astype(str).duplicated(keep="first")
+    drop = pd.Series(False, index=frame.index)
+    drop[same[same].index] = True
+    rep.drop("repeated specimen row with identical values", int(drop.sum()))
+    return frame[~drop]
 
 
 def _latency_factor(values: pd.Series, rep: TableReport, source: str) -> float:
