@@ -241,3 +241,33 @@ def test_read_raw_strips_header_whitespace(tmp_path):
     p = tmp_path / "ws.csv"
     p.write_text(" Cell , RMP (mV) \nq,-70\n")
     assert list(read_raw(p).columns) == ["Cell", "RMP (mV)"]
+
+
+def test_canonical_file_needs_no_mapping(tmp_path):
+    t = _lab()
+    t.write(tmp_path / "canon.csv")
+    back = read_table(tmp_path / "canon.csv")
+    pd.testing.assert_frame_equal(back.data, t.data, check_dtype=False)
+    with pytest.raises(SchemaError, match="no canonical feature columns"):
+        read_table(FIX / "lab_cells.csv")
+
+
+def test_mapping_files(tmp_path):
+    import json
+
+    from hetfit.data_adapters.tables import load_mapping, read_mapped
+
+    spec = {"columns": LAB_COLUMNS, "units": LAB_UNITS, "labels": LAB_LABELS,
+            "id_column": "Cell", "constants": {"species": "human"}}
+    (tmp_path / "map.json").write_text(json.dumps(spec))
+    pd.testing.assert_frame_equal(read_mapped(FIX / "lab_cells.csv", tmp_path / "map.json").data,
+                                  _lab().data)
+    with pytest.raises(SchemaError, match="unknown key") as exc:
+        load_mapping({**spec, "unit": {}})
+    assert "units" in exc.value.one_line()
+    (tmp_path / "list.json").write_text("[1, 2]")
+    with pytest.raises(SchemaError, match="JSON object"):
+        load_mapping(tmp_path / "list.json")
+    (tmp_path / "bad.json").write_text("{'columns': ")
+    with pytest.raises(InputFileError, match="cannot read mapping"):
+        load_mapping(tmp_path / "bad.json")

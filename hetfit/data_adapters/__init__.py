@@ -25,6 +25,8 @@ _EXPORTS = {
     "read_raw": "tables",
     "from_frame": "tables",
     "excel_sheets": "tables",
+    "load_mapping": "tables",
+    "read_mapped": "tables",
     "read_allen": "allen",
     "read_allen_specimens": "allen",
     "read_allen_cache": "allen",

@@ -181,7 +181,7 @@ def excel_sheets(path: str | Path) -> list[str]:
 
 def read_table(
     path: str | Path,
-    columns: ColumnMap,
+    columns: ColumnMap | None = None,
     *,
     units: Mapping[str, str | float] | None = None,
     labels: Mapping[str, str] | None = None,
@@ -207,7 +207,9 @@ def read_table(
         CSV/TSV/TXT, Parquet or Excel file.
     columns:
         File column -> canonical feature name (a list means the names already are
-        canonical).
+        canonical).  ``None``: the file already uses canonical names (e.g. a table written by
+        ``CellTable.write`` or by the trace feature extractor); every canonical feature, id
+        and label column is taken as is.
     units:
         Unit of a file column, keyed by file column or canonical feature: a unit string
         (``"nA"``, ``"s"``, ``"V"``, ``"Hz/nA"``, ``"MΩ"``) or a factor into the canonical unit.
@@ -258,7 +260,7 @@ def read_table(
 
 def from_frame(
     raw: pd.DataFrame,
-    columns: ColumnMap,
+    columns: ColumnMap | None = None,
     *,
     units: Mapping[str, str | float] | None = None,
     labels: Mapping[str, str] | None = None,
@@ -286,6 +288,16 @@ def from_frame(
     raw = raw.copy()
     raw.columns = [str(c).strip() for c in raw.columns]
     available = list(raw.columns)
+    if columns is None:  # canonical file: identity mapping of what is there
+        columns = [c for c in raw.columns if c in FEATURES]
+        auto = {c: c for c in raw.columns if c in ID_COLUMNS or c in LABEL_COLUMNS}
+        labels = {**auto, **dict(labels or {})}
+        if not columns:
+            raise SchemaError(
+                f"{source} has no canonical feature columns and no column mapping was given",
+                hint="pass columns={'<file column>': '<feature>', ...}; features: "
+                + str(sorted(FEATURES)),
+            )
     feat_map = _feature_mapping(columns)
     label_map = dict(labels or {})
     extra_map = {str(k).strip(): str(v) for k, v in (extras or {}).items()}
@@ -396,6 +408,54 @@ def from_frame(
     table = CellTable(out, report=rep, on_duplicate=on_duplicate, on_implausible=on_implausible,
                       drop_featureless=drop_featureless)
     return table.with_derived() if derive else table
+
+
+MAPPING_KEYS = (
+    "columns", "units", "labels", "constants", "extras", "id_column", "donor_column",
+    "sheet", "keep_unmapped", "id_prefix", "derive", "on_duplicate", "on_implausible",
+    "drop_featureless",
+)
+
+
+def load_mapping(mapping: str | Path | Mapping[str, Any]) -> dict[str, Any]:
+    """Read and check a column mapping: a JSON file or a dict with the keyword arguments of
+    :func:`read_table` (``columns``, ``units``, ``labels``, ``constants``, ``extras``,
+    ``id_column``, ``donor_column``, ``sheet`` ...), e.g.::
+
+        {"columns": {"Threshold (mV)": "v_threshold_mV", "Tau (s)": "tau_m_ms"},
+         "units": {"Tau (s)": "s"}, "id_column": "Cell",
+         "constants": {"disease_state": "epileptogenic"}}
+
+    Mapping files let command-line users (``hetfit estimate --source table``) describe a
+    spreadsheet once.  Unknown keys are an error (a typo would otherwise be ignored).
+    """
+    import json
+
+    if isinstance(mapping, Mapping):
+        spec, src = dict(mapping), "mapping"
+    else:
+        p = existing_file(mapping, "column mapping file")
+        try:
+            spec = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise InputFileError(f"cannot read mapping file {p}: {exc}",
+                                 hint="it must be a JSON object") from exc
+        src = str(p)
+    if not isinstance(spec, dict):
+        raise SchemaError(f"{src} must be a JSON object with keys like 'columns', 'units'")
+    unknown = [k for k in spec if k not in MAPPING_KEYS]
+    if unknown:
+        raise SchemaError(
+            f"{src}: unknown key(s) {unknown}",
+            hint=did_you_mean(unknown[0], MAPPING_KEYS) + f"keys: {list(MAPPING_KEYS)}",
+        )
+    return spec
+
+
+def read_mapped(path: str | Path, mapping: str | Path | Mapping[str, Any]) -> CellTable:
+    """:func:`read_table` with the keyword arguments taken from a mapping file or dict
+    (see :func:`load_mapping`)."""
+    return read_table(path, **load_mapping(mapping))
 
 
 def _na(v: Any) -> bool:
