@@ -13,8 +13,10 @@ Two detectors, both on the pooled activity of all units:
 ``method="isi"`` (population inter-spike-interval threshold)
     All spikes are merged into one train.  A burst is a maximal run of consecutive spikes
     whose intervals are all <= ``max_isi_ms`` (default: a quarter of the mean population
-    interval, i.e. a local population rate above four times the mean).  Start/stop are the
-    first and last spike of the run.
+    interval, i.e. a local population rate above four times the mean).  Runs with at least
+    ``min_spikes`` spikes that are separated by at most ``merge_gap_ms`` (default
+    ``10 * max_isi_ms``) are joined, since one chance long interval splits a dense burst.
+    Start/stop are the first and last spike of the (joined) run.
 
 Both keep only bursts with at least ``min_spikes`` spikes from at least ``min_units``
 distinct units (and at least ``min_duration_ms``).  Defaults are for network bursts in
@@ -89,24 +91,7 @@ def _members(data: SpikeData, start: np.ndarray, stop: np.ndarray, closed: bool)
     return np.where(inside, idx, -1)
 
 
-def _finish(
-    data: SpikeData,
-    start: np.ndarray,
-    stop: np.ndarray,
-    closed: bool,
-    min_spikes: int,
-    min_units: int,
-    min_duration_ms: float,
-    method: str,
-) -> NetworkBursts:
-    member = _members(data, start, stop, closed)
-    nb = start.size
-    inb = member >= 0
-    n_sp = np.bincount(member[inb], minlength=nb)
-    pairs = np.unique(member[inb] * data.n_units + data.units[inb])
-    n_un = np.bincount(pairs // data.n_units, minlength=nb) if nb else np.zeros(0, np.int64)
-    keep = (n_sp >= min_spikes) & (n_un >= min_units) & ((stop - start) >= min_duration_ms)
-    start, stop, n_sp, n_un = start[keep], stop[keep], n_sp[keep], n_un[keep]
+def _stats(data: SpikeData, start, stop, n_sp, n_un, method: str) -> NetworkBursts:
     count = int(start.size)
     dur = stop - start
     ibi = np.diff(start)
@@ -128,6 +113,25 @@ def _finish(
     )
 
 
+def _count(data: SpikeData, start: np.ndarray, stop: np.ndarray, closed: bool):
+    """Spikes and distinct units in each burst window."""
+    member = _members(data, start, stop, closed)
+    nb = start.size
+    inb = member >= 0
+    n_sp = np.bincount(member[inb], minlength=nb)
+    pairs = np.unique(member[inb] * data.n_units + data.units[inb])
+    n_un = np.bincount(pairs // data.n_units, minlength=nb) if nb else np.zeros(0, np.int64)
+    return n_sp, n_un
+
+
+def _merge(start: np.ndarray, stop: np.ndarray, gap_ms: float):
+    """Merge consecutive windows separated by at most ``gap_ms``."""
+    if start.size < 2 or gap_ms <= 0:
+        return start, stop
+    join = (start[1:] - stop[:-1]) <= gap_ms
+    return start[np.concatenate(([True], ~join))], stop[np.concatenate((~join, [True]))]
+
+
 def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """[start, stop) index pairs of the runs of True in a boolean array."""
     padded = np.concatenate(([False], mask, [False])).astype(np.int8)
@@ -146,7 +150,7 @@ def network_bursts(
     smooth_ms: float = 10.0,
     threshold_factor: float = 3.0,
     threshold_hz: float | None = None,
-    merge_gap_ms: float = 0.0,
+    merge_gap_ms: float | None = None,
     max_isi_ms: float | None = None,
     min_spikes: int | None = None,
     min_units: int = 2,
@@ -158,10 +162,14 @@ def network_bursts(
     ----------
     method:
         ``"rate"`` or ``"isi"``.
-    bin_ms, smooth_ms, threshold_factor, threshold_hz, merge_gap_ms:
+    bin_ms, smooth_ms, threshold_factor, threshold_hz:
         Rate method: bin width (ms), Gaussian smoothing SD (ms; 0 = none), threshold as a
-        multiple of the mean population rate, or an absolute threshold (Hz per unit), and the
-        largest gap (ms) between runs that are merged into one burst.
+        multiple of the mean population rate, or an absolute threshold (Hz per unit).
+    merge_gap_ms:
+        Bursts separated by at most this gap (ms) become one.  Rate method: supra-threshold
+        runs are merged before the size filters (default 0: no merging).  ISI method: runs
+        that already have ``min_spikes`` spikes are merged (default ``10 * max_isi_ms``), which
+        rejoins bursts split by one stray long interval.
     max_isi_ms:
         ISI method: largest interval (ms) between consecutive population spikes inside a
         burst; default a quarter of the mean population interval.
@@ -180,8 +188,8 @@ def network_bursts(
         min_spikes = 5 if method == "rate" else 10
     if min_spikes < 1 or min_units < 1 or min_duration_ms < 0:
         raise ParameterError("min_spikes and min_units must be >= 1 and min_duration_ms >= 0")
-    empty = np.empty(0)
     if method == "rate":
+        merge_gap_ms = 0.0 if merge_gap_ms is None else merge_gap_ms
         for name, v in (("smooth_ms", smooth_ms), ("merge_gap_ms", merge_gap_ms)):
             if not (v >= 0 and math.isfinite(v)):
                 raise ParameterError(f"{name} must be >= 0 ms, got {v}")
@@ -196,24 +204,29 @@ def network_bursts(
         mean_rate = float(rate.mean()) if rate.size else 0.0
         thr = float(threshold_hz) if threshold_hz is not None else threshold_factor * mean_rate
         if rate.size == 0 or mean_rate <= 0:
-            return _finish(data, empty, empty, False, min_spikes, min_units, min_duration_ms,
-                           "rate")
-        s, e = _runs(rate > thr)
-        if s.size > 1 and merge_gap_ms > 0:
-            gap_bins = (s[1:] - e[:-1]) * bin_ms
-            join = gap_bins <= merge_gap_ms
-            s = s[np.concatenate(([True], ~join))]
-            e = e[np.concatenate((~join, [True]))]
-        start = data.t_start_ms + s * bin_ms
-        stop = data.t_start_ms + e * bin_ms
-        return _finish(data, start, stop, False, min_spikes, min_units, min_duration_ms, "rate")
-    # ISI method
-    t = data.times_ms
-    if t.size < 2:
-        return _finish(data, empty, empty, True, min_spikes, min_units, min_duration_ms, "isi")
-    if max_isi_ms is None:
-        max_isi_ms = data.duration_ms / t.size / 4.0
-    if not (max_isi_ms > 0 and math.isfinite(max_isi_ms)):
-        raise ParameterError(f"max_isi_ms must be a positive number of ms, got {max_isi_ms}")
-    s, e = _runs(np.diff(t) <= max_isi_ms)  # run of k short intervals = spikes s..s+k
-    return _finish(data, t[s], t[e], True, min_spikes, min_units, min_duration_ms, "isi")
+            s = e = np.empty(0, dtype=np.int64)
+        else:
+            s, e = _runs(rate > thr)
+        start, stop = _merge(data.t_start_ms + s * bin_ms, data.t_start_ms + e * bin_ms,
+                             merge_gap_ms)
+        closed = False
+    else:
+        t = data.times_ms
+        if max_isi_ms is None:
+            max_isi_ms = data.duration_ms / max(t.size, 1) / 4.0
+        if not (max_isi_ms > 0 and math.isfinite(max_isi_ms)):
+            raise ParameterError(f"max_isi_ms must be a positive number of ms, got {max_isi_ms}")
+        if t.size < 2:
+            s = e = np.empty(0, dtype=np.int64)
+        else:
+            s, e = _runs(np.diff(t) <= max_isi_ms)  # k short intervals = spikes s..s+k
+        start, stop = t[s], t[e]
+        closed = True
+        # Runs big enough on their own are kept, then runs split by a stray long interval
+        # are joined (merging first would chain chance runs of a Poisson background).
+        big = (e - s + 1) >= min_spikes
+        gap = 10.0 * max_isi_ms if merge_gap_ms is None else merge_gap_ms
+        start, stop = _merge(start[big], stop[big], gap)
+    n_sp, n_un = _count(data, start, stop, closed)
+    keep = (n_sp >= min_spikes) & (n_un >= min_units) & ((stop - start) >= min_duration_ms)
+    return _stats(data, start[keep], stop[keep], n_sp[keep], n_un[keep], method)
