@@ -24,6 +24,7 @@ from hetfit.data_adapters.traces.sweeps import (
     find_step_window,
     is_current_unit,
     is_voltage_unit,
+    step_window_at,
     to_mV,
     to_pA,
 )
@@ -242,6 +243,7 @@ def read_abf(
     return assemble_sweeps(
         [(k, f"sweep {k}", times[k], volts[k], commands[k]) for k in range(len(volts))],
         cell_id=cell_id or path.stem, source=str(path), notes=notes,
+        window=step_window_at(commands, window.start_index, window.end_index),
     )
 
 

@@ -324,6 +324,13 @@ def _amplitudes(commands: list[np.ndarray], start: int, end: int) -> tuple[np.nd
     return np.array(holding), np.array(amps)
 
 
+def step_window_at(commands_pA: Sequence[np.ndarray], start: int, end: int) -> StepWindow:
+    """Holding level and step amplitude of every command for a known step ``[start, end)``."""
+    holding, amps = _amplitudes([np.asarray(c, dtype=np.float64) for c in commands_pA],
+                                start, end)
+    return StepWindow(start, end, holding, amps)
+
+
 def find_step_window(
     commands_pA: Sequence[np.ndarray], dt_ms: float, min_step_ms: float = 5.0
 ) -> StepWindow | None:
@@ -374,12 +381,13 @@ def assemble_sweeps(
     protocol: StepProtocol | None = None,
     dropped: Sequence[tuple[int, str]] = (),
     min_step_ms: float = 5.0,
+    window: StepWindow | None = None,
 ) -> SweepSet:
     """Turn ``(sweep_number, label, time_ms, voltage_mV, current_pA)`` tuples into a SweepSet.
 
-    Finds the main step (or takes it from ``protocol``), drops sweeps whose voltage contains
-    non-finite samples (reported in ``dropped``) and raises :class:`SchemaError` when no
-    stimulus can be found.
+    Finds the main step (or takes it from ``protocol``, or uses ``window`` found by the
+    caller on the same sweeps), drops sweeps whose voltage contains non-finite samples
+    (reported in ``dropped``) and raises :class:`SchemaError` when no stimulus can be found.
     """
     dropped = list(dropped)
     kept, positions = [], []
@@ -411,7 +419,7 @@ def assemble_sweeps(
             )
         window = StepWindow(start, end, np.full(len(kept), protocol.holding_pA),
                             np.array([protocol.amplitudes_pA[p] for p in positions]))
-    else:
+    elif window is None or len(kept) != len(raw):
         window = find_step_window([c for *_, c in kept], dt, min_step_ms=min_step_ms)
     if window is None:
         raise SchemaError(
