@@ -53,13 +53,21 @@ MANIFEST = {
 }
 
 
+def exact_records(raw: pd.DataFrame) -> list[dict]:
+    """Rows as JSON-ready dicts: NaN -> None, numpy scalars -> Python (exact float repr)."""
+    out = []
+    for rec in raw.astype(object).to_dict("records"):
+        out.append({k: (None if isinstance(v, float) and v != v else
+                        v.item() if hasattr(v, "item") else v) for k, v in rec.items()})
+    return out
+
+
 def build_cache(folder: Path, specimens_csv: Path, ephys_csv: Path | None = None) -> Path:
     """An offline CellTypesCache folder: cells.json holds the specimen-details records (the
     API model behind both the CSV download and get_cells()), as the API returns them."""
     folder.mkdir(parents=True, exist_ok=True)
     raw = pd.read_csv(specimens_csv, low_memory=False)
-    records = json.loads(raw.to_json(orient="records"))  # NaN -> null, ids stay integers
-    (folder / "cells.json").write_text(json.dumps(records))
+    (folder / "cells.json").write_text(json.dumps(exact_records(raw)))
     (folder / "manifest.json").write_text(json.dumps(MANIFEST, indent=2))
     if ephys_csv is not None:
         shutil.copy(ephys_csv, folder / "ephys_features.csv")
@@ -153,7 +161,7 @@ def test_cache_files_equal_csv_path(tmp_path):
     cache = build_cache(tmp_path / "cache", TINY_SPEC, TINY_EPHYS)
     from_files = read_allen_cache(cache, use_allensdk=False)
     from_csv = read_allen_specimens(TINY_SPEC, ephys_features=TINY_EPHYS)
-    pd.testing.assert_frame_equal(from_files.data, from_csv.data)
+    pd.testing.assert_frame_equal(from_files.data, from_csv.data, check_exact=True)
     # the manifest file itself is accepted too
     again = read_allen_cache(cache / "manifest.json", use_allensdk=False)
     pd.testing.assert_frame_equal(again.data, from_csv.data)
@@ -231,9 +239,18 @@ def test_allensdk_reads_the_same_table_tiny(tmp_path, offline_allensdk):
     sdk = read_allen_cache(cache, use_allensdk=True)
     files = read_allen_cache(cache, use_allensdk=False)
     csv = read_allen_specimens(TINY_SPEC, ephys_features=TINY_EPHYS)
-    pd.testing.assert_frame_equal(sdk.data, files.data)
-    pd.testing.assert_frame_equal(sdk.data, csv.data)
+    pd.testing.assert_frame_equal(sdk.data, files.data, check_exact=True)
+    pd.testing.assert_frame_equal(sdk.data, csv.data, check_exact=True)
     assert "allensdk" in sdk.report.source
+
+
+def test_cache_files_equal_csv_path_full(tmp_path, shared_data):
+    spec = shared_data("allen_cell_types", "cell_types_specimen_details.csv")
+    feats = shared_data("allen_cell_types", "ephys_features.csv")
+    cache = build_cache(tmp_path / "cache", spec, feats)
+    files = read_allen_cache(cache, use_allensdk=False)
+    csv = read_allen_specimens(spec, ephys_features=feats)
+    pd.testing.assert_frame_equal(files.data, csv.data, check_exact=True)
 
 
 def test_allensdk_reads_the_same_table_full(tmp_path, offline_allensdk, shared_data):
@@ -242,7 +259,7 @@ def test_allensdk_reads_the_same_table_full(tmp_path, offline_allensdk, shared_d
     cache = build_cache(tmp_path / "cache", spec, feats)
     sdk = read_allen_cache(cache, use_allensdk=True)
     csv = read_allen_specimens(spec, ephys_features=feats)
-    pd.testing.assert_frame_equal(sdk.data, csv.data)
+    pd.testing.assert_frame_equal(sdk.data, csv.data, check_exact=True)
     assert sdk.n_cells == 2331
 
 
