@@ -314,3 +314,16 @@ def test_schema_conversion_factors_are_consistent():
         assert spec.factor(spec.unit) == 1.0
     with pytest.raises(SchemaError, match="unknown unit"):
         FEATURES["tau_m_ms"].factor("fortnight")
+
+
+def test_concat_respects_each_parts_implausible_policy():
+    df = _frame(v_threshold_mV=[-45.0, -41.0, 5.0, -40.0, -44.0, -42.0])
+    kept = CellTable(df, on_implausible="keep", source="K")
+    dropped = CellTable(df.assign(cell_id=list("uvwxyz")), source="D")
+    both = CellTable.concat([kept, dropped])
+    thr = both.data.set_index("cell_id")["v_threshold_mV"]
+    assert thr["c"] == 5.0 and np.isnan(thr["w"])  # each part as it was
+    assert both.report.implausible_values == {"v_threshold_mV": 2}  # counted once each
+    same = CellTable.concat([dropped, CellTable(df.assign(cell_id=list("ghijkl")))])
+    assert same.on_implausible == "drop"
+    assert same.report.implausible_values == {"v_threshold_mV": 2}

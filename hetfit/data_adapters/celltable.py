@@ -368,14 +368,17 @@ class CellTable:
             source=source or " + ".join(t.report.source or "table" for t in tables),
             rows_read=sum(t.report.rows_read for t in tables),
         )
+        policies = {t.on_implausible for t in tables}
+        # Re-validation must not undo a part's policy: mixed policies keep values as they are.
+        policy = policies.pop() if len(policies) == 1 else "keep"
         for t in tables:
             for reason, n in t.report.dropped_rows.items():
                 rep.drop(reason, n)
-            if t.on_implausible != "keep":  # kept values are counted again below
+            if t.on_implausible != "keep":  # kept values are counted again on re-validation
                 for feat, n in t.report.implausible_values.items():
                     rep.implausible_values[feat] = rep.implausible_values.get(feat, 0) + n
             rep.upstream.append(t.report.to_dict())  # notes stay with their part
-        return cls(frame, report=rep, on_implausible="keep")
+        return cls(frame, report=rep, on_implausible=policy)
 
     # -- basic access ----------------------------------------------------------------------
 
