@@ -372,3 +372,15 @@ def test_latency_unit_differs_between_releases(shared_data):
     ratio = (both["latency_ms_old"] / both["latency_ms_new"]).dropna()
     assert len(ratio) > 700
     assert np.median(ratio) == pytest.approx(1.0, abs=0.01)  # same cells, same unit now
+
+
+def test_allensdk_old_manifest_is_a_clear_error(tmp_path, offline_allensdk):
+    cache = build_cache(tmp_path / "cache", TINY_SPEC, TINY_EPHYS)
+    m = json.loads((cache / "manifest.json").read_text())
+    m["manifest"][0]["value"] = "0.9"  # made by an older allensdk
+    (cache / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(InputFileError, match="allensdk could not read") as exc:
+        read_allen_cache(cache, use_allensdk=True)
+    assert "use_allensdk=False" in exc.value.one_line()
+    # the plain-file reader does not care about the manifest version
+    assert read_allen_cache(cache, use_allensdk=False).n_cells == 5

@@ -533,10 +533,14 @@ def _read_with_allensdk(manifest: Path, feats_path: Path | None) -> tuple[list[d
         feats = None
         if feats_path is not None and feats_path.exists():
             feats = pd.DataFrame.from_records(ctc.get_ephys_features())
-    except (OSError, ValueError, KeyError) as exc:
+    except Exception as exc:
+        # allensdk raises its own types (e.g. ManifestVersionError for an old manifest)
+        ours = isinstance(exc, (OSError, ValueError, KeyError))
+        if not ours and not type(exc).__module__.startswith("allensdk"):
+            raise
         raise InputFileError(
             f"allensdk could not read the cache at {manifest.parent}: {type(exc).__name__}: "
-            f"{exc}",
+            f"{' '.join(str(exc).split())}",
             hint="try use_allensdk=False, or rebuild the cache",
         ) from exc
     return list(records), feats
