@@ -244,8 +244,10 @@ def _finite_values(s: pd.Series) -> np.ndarray:
     return a[np.isfinite(a)]
 
 
-def check_units(name: str, s: pd.Series, where: str = "") -> None:
-    """Raise SchemaError when a feature column's median is outside its plausible range."""
+def check_units(name: str, s: pd.Series, where: str = "", column: str | None = None) -> None:
+    """Raise SchemaError when a feature column's median is outside its plausible range.
+
+    ``column`` (the file's column name, if any) is used in the suggested fix."""
     spec = FEATURES[name]
     vals = _finite_values(s)
     if vals.size == 0:
@@ -259,7 +261,8 @@ def check_units(name: str, s: pd.Series, where: str = "") -> None:
     if fixes:
         unit, f = fixes[0]
         hint = (
-            f"the values look like {unit}: declare the unit (units={{'<column>': '{unit}'}}) "
+            f"the values look like {unit}: declare the unit "
+            f"(units={{{(column or '<column>')!r}: '{unit}'}}) "
             f"or multiply by {f:g} to get {spec.unit}"
         )
     else:

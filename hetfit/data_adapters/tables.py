@@ -362,7 +362,7 @@ def from_frame(
         if f != 1.0:
             col = col * f
             conversions.append(f"{src!r} x {f:g} -> {dst}")
-        check_units(dst, col, where=f"column {src!r} of {source}")
+        check_units(dst, col, where=f"column {src!r} of {source}", column=src)
         out[dst] = col
     if conversions:
         rep.note("unit conversions: " + "; ".join(conversions))
