@@ -327,3 +327,19 @@ def test_concat_respects_each_parts_implausible_policy():
     same = CellTable.concat([dropped, CellTable(df.assign(cell_id=list("ghijkl")))])
     assert same.on_implausible == "drop"
     assert same.report.implausible_values == {"v_threshold_mV": 2}
+
+
+def test_package_exports_resolve_lazily():
+    import subprocess
+    import sys
+
+    import hetfit.data_adapters as da
+
+    for name in da.__all__:
+        assert getattr(da, name) is not None
+    with pytest.raises(AttributeError):
+        da.no_such_name  # noqa: B018
+    # importing the package alone does not import pandas (exports are lazy)
+    code = "import sys, hetfit.data_adapters; print('pandas' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
