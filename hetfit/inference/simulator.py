@@ -1,0 +1,133 @@
+"""Simulators for inference: model spec + parameter sets + seeds -> summary vectors.
+
+A simulator is data (a spec) plus a batched kernel, like an ``sbi`` simulator but explicit
+about failure and randomness:
+
+- ``simulate(theta, seeds)`` takes an (n, d) array of parameter sets in physical units and
+  one integer seed per set (``hetfit.seeding.child_seeds``), so a set's output never depends
+  on the batch it was run in, the chunk size or the worker that ran it;
+- it returns a :class:`SimulationBatch`: summaries ``x`` (n, k) and a ``status`` code per
+  set.  A simulation that diverged or whose summaries are not finite is *flagged*
+  (``status != OK``; its row of ``x`` may hold NaN) and counted; training and diagnostics
+  drop flagged rows explicitly and report how many and why (:func:`count_status`).
+- ``spec()`` is a JSON-able description that, together with the seed, fully determines the
+  output; its hash (:meth:`Simulator.fingerprint`) ties stores and saved posteriors to the
+  model that produced them.
+
+Concrete simulators: :class:`NetworkSimulator` (hetfit's batched Izhikevich networks +
+:mod:`hetfit.inference.summaries`) and the reference toys of
+:mod:`hetfit.inference.toy_models` (analytic posteriors, used to validate the machinery).
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hetfit.errors import ParameterError
+
+# Status codes of one simulation.
+OK = 0
+DIVERGED = 1  # the model state became non-finite (SpikeResult.diverged)
+NONFINITE_SUMMARY = 2  # the run finished but a summary is NaN/inf (e.g. too few spikes)
+FAILED = 3  # the simulator reported an error for this set
+STATUS_NAMES = {OK: "ok", DIVERGED: "diverged", NONFINITE_SUMMARY: "nonfinite_summary",
+                FAILED: "failed"}
+
+
+@dataclass
+class SimulationBatch:
+    """Summaries and status of a batch of simulations.
+
+    Attributes
+    ----------
+    x:
+        Summary vectors, float64 (n, k); rows with ``status != OK`` are not to be used.
+    status:
+        int8 (n,): ``OK``, ``DIVERGED``, ``NONFINITE_SUMMARY`` or ``FAILED``.
+    """
+
+    x: np.ndarray
+    status: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.x = np.asarray(self.x, dtype=np.float64)
+        if self.x.ndim != 2:
+            raise ParameterError(f"summaries must be 2-D (n, k), got shape {self.x.shape}")
+        self.status = np.asarray(self.status, dtype=np.int8)
+        if self.status.shape != (self.x.shape[0],):
+            raise ParameterError(
+                f"status has shape {self.status.shape}, expected ({self.x.shape[0]},)"
+            )
+        # Never let a non-finite summary pass as OK.
+        bad = (self.status == OK) & ~np.all(np.isfinite(self.x), axis=1)
+        self.status[bad] = NONFINITE_SUMMARY
+
+    @property
+    def valid(self) -> np.ndarray:
+        return self.status == OK
+
+
+def count_status(status: np.ndarray) -> dict[str, int]:
+    """Counts per status name, e.g. ``{'ok': 980, 'diverged': 3, ...}`` (all keys present)."""
+    status = np.asarray(status)
+    return {name: int(np.count_nonzero(status == code)) for code, name in STATUS_NAMES.items()}
+
+
+def spec_fingerprint(spec: Mapping[str, Any]) -> str:
+    """Short stable hash of a JSON-able spec."""
+    from hetfit.io import to_jsonable
+
+    text = json.dumps(to_jsonable(spec), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class Simulator(abc.ABC):
+    """Base class: a seeded, batched map from parameter sets to summary vectors.
+
+    Subclasses set ``param_names`` (tuple of parameter names, in the order of the columns
+    of ``theta``) and ``summary_names``/``summary_version`` and implement :meth:`spec` and
+    :meth:`simulate`.  Instances must be picklable (they are shipped to worker processes
+    and Dask workers).
+    """
+
+    param_names: tuple[str, ...] = ()
+    summary_names: tuple[str, ...] = ()
+    summary_version: str = "0"
+
+    @abc.abstractmethod
+    def spec(self) -> dict[str, Any]:
+        """JSON-able description that, with the seeds, determines the outputs."""
+
+    @abc.abstractmethod
+    def simulate(self, theta: np.ndarray, seeds: np.ndarray) -> SimulationBatch:
+        """Simulate ``theta`` (n, d) with ``seeds`` (n,) -> :class:`SimulationBatch`."""
+
+    def fingerprint(self) -> str:
+        return spec_fingerprint(
+            {"spec": self.spec(), "params": list(self.param_names),
+             "summaries": list(self.summary_names), "summary_version": self.summary_version}
+        )
+
+    def check_theta(self, theta: Any, seeds: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Validate shapes of a batch (helper for subclasses)."""
+        theta = np.asarray(theta, dtype=np.float64)
+        if theta.ndim == 1:
+            theta = theta[None, :]
+        if theta.ndim != 2 or theta.shape[1] != len(self.param_names):
+            raise ParameterError(
+                f"theta has shape {theta.shape}, expected (n, {len(self.param_names)}) for "
+                f"parameters {list(self.param_names)}"
+            )
+        seeds = np.asarray(seeds, dtype=np.int64).reshape(-1)
+        if seeds.shape[0] != theta.shape[0]:
+            raise ParameterError(
+                f"got {seeds.shape[0]} seeds for {theta.shape[0]} parameter sets"
+            )
+        return theta, seeds
