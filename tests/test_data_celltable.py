@@ -343,3 +343,13 @@ def test_package_exports_resolve_lazily():
     code = "import sys, hetfit.data_adapters; print('pandas' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_summary_is_json_ready():
+    from hetfit.io import dumps
+
+    t = CellTable(_frame())
+    s = t.summary()
+    assert s["n_cells"] == 6 and s["n_donors"] == 3
+    assert s["features"]["v_threshold_mV"] == 5 and s["labels"]["layer"] == 2
+    assert json.loads(dumps(s))["report"]["rows_read"] == 6

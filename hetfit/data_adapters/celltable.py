@@ -442,6 +442,18 @@ class CellTable:
             d = d[np.isfinite(d[feature].to_numpy(dtype=float))]
         return d["donor_id"].to_numpy(dtype=object)
 
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready overview: cells, donors, non-missing values per feature, labels with
+        their number of distinct values, and the report (for ``--json`` output)."""
+        d = self._data
+        return {
+            "n_cells": self.n_cells,
+            "n_donors": self.n_donors,
+            "features": {f: int(d[f].notna().sum()) for f in self.features},
+            "labels": {c: int(d[c].nunique(dropna=True)) for c in self.labels},
+            "report": self.report.to_dict(),
+        }
+
     def __repr__(self) -> str:
         return (
             f"CellTable({self.n_cells} cells, {self.n_donors} donors, "
