@@ -633,37 +633,85 @@ def read_nwb_units(
     sort: bool = False,
     min_units: int = 2,
     check_time_units: bool = True,
+    backend: Literal["auto", "pynwb", "h5py"] = "auto",
 ) -> Recording:
     """Read the Units table of an NWB 2 file (spike times in s, as NWB prescribes).
 
     The window is ``[t_start_ms, t_stop_ms)`` if given, else the span of the units'
     ``obs_intervals`` when present, else 0 to just after the last spike.
+
+    Parameters
+    ----------
+    backend:
+        ``"pynwb"`` builds the file with pynwb; ``"h5py"`` reads the Units table's datasets
+        (``/units/id``, ``spike_times``, ``spike_times_index``, ``obs_intervals[_index]``)
+        directly, which works where the installed pynwb cannot build a file (e.g. a newer
+        schema or an hdmf/pynwb version clash); ``"auto"`` tries pynwb, then h5py, and says
+        which one it used in the report.
     """
     p = existing_file(path, "NWB file")
+    if backend not in ("auto", "pynwb", "h5py"):
+        raise ParameterError(f"backend must be 'auto', 'pynwb' or 'h5py', got {backend!r}")
+    notes: list[str] = []
+    parsed = None
+    if backend in ("auto", "pynwb"):
+        try:
+            parsed = _nwb_units_pynwb(p)
+            notes.append("read with pynwb")
+        except SchemaError:
+            raise
+        except Exception as exc:  # pynwb/hdmf raise many types while building a file
+            if backend == "pynwb":
+                if isinstance(exc, (InputFileError, ImportError)):
+                    raise
+                raise InputFileError(f"pynwb cannot read {p}: {exc}") from exc
+            reason = " ".join(str(exc).split())[:160]
+            notes.append(f"read with h5py (pynwb could not: {type(exc).__name__}: {reason})")
+    if parsed is None:
+        parsed = _nwb_units_h5py(p)
+        if backend == "h5py":
+            notes.append("read with h5py")
+    ids, trains, nominal_start, nominal_stop, meta = parsed
+    return _assemble(
+        trains, ids, source=str(p),
+        t_start_ms=t_start_ms if t_start_ms is not None else (nominal_start or None),
+        t_stop_ms=t_stop_ms, nominal_stop_ms=nominal_stop, nan_policy=nan_policy, sort=sort,
+        min_units=min_units, check_units=check_time_units, metadata=meta, notes=notes,
+    )
+
+
+def _no_units(p: Path) -> SchemaError:
+    return SchemaError(
+        f"{p} has no Units table (no sorted spike times)",
+        hint="recordings need spike times in nwbfile.units; raw voltage is not read here",
+    )
+
+
+def _obs_span(intervals: list[np.ndarray]) -> tuple[float | None, float | None]:
+    iv = [np.asarray(a, dtype=np.float64).reshape(-1, 2) for a in intervals if np.size(a)]
+    if not iv:
+        return None, None
+    allv = np.concatenate(iv)
+    return float(allv[:, 0].min()) * 1e3, float(allv[:, 1].max()) * 1e3
+
+
+def _nwb_units_pynwb(p: Path):
     pynwb = require("pynwb", "nwb", "reading NWB files")
     try:
         io = pynwb.NWBHDF5IO(str(p), "r", load_namespaces=True)
-        nwbfile = io.read()
-    except Exception as exc:  # pynwb/h5py raise many types for corrupt files
+    except Exception as exc:  # not HDF5 at all: no point in trying h5py either
         raise InputFileError(f"cannot read {p} as an NWB file: {exc}") from exc
     try:
+        nwbfile = io.read()
         units = nwbfile.units
         if units is None or len(units) == 0:
-            raise SchemaError(
-                f"{p} has no Units table (no sorted spike times)",
-                hint="recordings need spike times in nwbfile.units; raw voltage is not read here",
-            )
+            raise _no_units(p)
         ids = [str(i) for i in units.id[:]]
         trains = [np.asarray(units.get_unit_spike_times(i), dtype=np.float64) * 1e3
                   for i in range(len(units))]
-        nominal_start = nominal_stop = None
+        start = stop = None
         if "obs_intervals" in units.colnames:
-            iv = [np.asarray(units.get_unit_obs_intervals(i), dtype=np.float64)
-                  for i in range(len(units))]
-            iv = [a for a in iv if a.size]
-            if iv:
-                allv = np.concatenate([a.reshape(-1, 2) for a in iv])
-                nominal_start, nominal_stop = float(allv[:, 0].min()) * 1e3, float(allv[:, 1].max()) * 1e3
+            start, stop = _obs_span([units.get_unit_obs_intervals(i) for i in range(len(units))])
         meta = {
             "source": str(p),
             "format": "nwb",
@@ -673,12 +721,42 @@ def read_nwb_units(
         }
     finally:
         io.close()
-    return _assemble(
-        trains, ids, source=str(p),
-        t_start_ms=t_start_ms if t_start_ms is not None else (nominal_start or None),
-        t_stop_ms=t_stop_ms, nominal_stop_ms=nominal_stop, nan_policy=nan_policy, sort=sort,
-        min_units=min_units, check_units=check_time_units, metadata=meta,
-    )
+    return ids, trains, start, stop, meta
+
+
+def _ragged(group: Any, name: str) -> list[np.ndarray]:
+    data = np.asarray(group[name][()])
+    ends = np.asarray(group[f"{name}_index"][()], dtype=np.int64).ravel()
+    starts = np.concatenate(([0], ends[:-1]))
+    return [data[a:b] for a, b in zip(starts, ends)]
+
+
+def _nwb_units_h5py(p: Path):
+    import h5py
+
+    try:
+        fh = h5py.File(p, "r")
+    except OSError as exc:
+        raise InputFileError(f"cannot read {p} as an NWB (HDF5) file: {exc}") from exc
+    with fh:
+        if "units" not in fh or "spike_times" not in fh["units"]:
+            raise _no_units(p)
+        g = fh["units"]
+        if "spike_times_index" not in g:
+            raise SchemaError(f"{p}: units/spike_times has no spike_times_index")
+        trains = [np.asarray(a, dtype=np.float64) * 1e3 for a in _ragged(g, "spike_times")]
+        ids = [str(i) for i in np.asarray(g["id"][()]).ravel()] if "id" in g else [
+            str(i) for i in range(len(trains))]
+        if len(ids) != len(trains):
+            raise SchemaError(f"{p}: {len(ids)} unit ids but {len(trains)} spike trains")
+        start = stop = None
+        if "obs_intervals" in g and "obs_intervals_index" in g:
+            start, stop = _obs_span(_ragged(g, "obs_intervals"))
+        meta = {"source": str(p), "format": "nwb"}
+        for key in ("identifier", "session_description", "session_start_time"):
+            if key in fh:
+                meta[key] = str(_scalar(fh[key][()]))
+    return ids, trains, start, stop, meta
 
 
 def read_neo(
