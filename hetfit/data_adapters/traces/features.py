@@ -302,6 +302,18 @@ def compute_features(sweeps: SweepSet, settings: FeatureSettings | None = None) 
                  "detection and thresholds unreliable" if depolarised else "")
 
     rheo, spiking_index = _rheobase(amps, nums, counts, len(sweeps), st)
+    if rheo.flag != MISSING:
+        near = [i for i in range(len(sweeps)) if 0 <= amps[i] <= rheo.value
+                and spikes[i].source != "efel"]
+        if near:
+            rheo = Feature(rheo.value, WARN, "; ".join(filter(None, [
+                rheo.reason, "spike counts from the independent detector (eFEL disagreed) in "
+                f"sweep(s) {[int(nums[i]) for i in near][:5]}"])), rheo.sweeps)
+    if rheo.flag != MISSING and spiking_index is not None \
+            and bool(np.all(spikes[spiking_index].onset_suspect)):
+        rheo = Feature(rheo.value, WARN, "; ".join(filter(None, [
+            rheo.reason, f"every spike at {rheo.value:g} pA rides on a preceding depolarizing "
+            "event (EPSP?): the rheobase may be underestimated"])), rheo.sweeps)
     feats["rheobase_pA"] = rheo
     spike_feats = _spike_shape(sweeps, spikes, spiking_index, amps, noise_msg, depol_msg)
     feats.update(spike_feats)
@@ -315,7 +327,7 @@ def compute_features(sweeps: SweepSet, settings: FeatureSettings | None = None) 
     passive = (p_amps, p_nums, p_counts, p_clipped, all_levels)
     feats["r_input_MOhm"] = _rin(*passive, noise_msg, st)
     feats["tau_m_ms"] = _tau(all_sweeps, *passive, noise_msg, st)
-    feats["sag"] = _sag(*passive, st)
+    feats["sag"] = _sag(all_sweeps, *passive, st)
     feats["fi_slope_Hz_per_pA"] = _fi_slope(sweeps, amps, nums, counts, rheo, spikes, st)
     feats["adaptation"], feats["mean_isi_ms"] = _adaptation(amps, nums, spikes, st)
 
@@ -504,7 +516,7 @@ def _tau(sweeps, amps, nums, counts, clipped, levels, noise_msg, st) -> Feature:
     return _with(float(np.median(taus)), problems, used)
 
 
-def _sag(amps, nums, counts, clipped, levels, st) -> Feature:
+def _sag(sweeps, amps, nums, counts, clipped, levels, st) -> Feature:
     cand = [i for i in np.argsort(amps, kind="stable")
             if amps[i] < 0 and counts[i] == 0 and not clipped[i]]
     if not cand:
@@ -515,6 +527,11 @@ def _sag(amps, nums, counts, clipped, levels, st) -> Feature:
     problems = []
     if -peak < 5.0:
         problems.append(f"small deflection ({peak:.1f} mV): sag unreliable")
+    # the extreme of a noisy trace is biased by about 3 SD of the smoothed noise
+    bias = 3.0 * lv.baseline_noise_mV / math.sqrt(max(1.0, 5.0 / sweeps[i].dt_ms))
+    if math.isfinite(bias) and bias > 0.05 * abs(peak):
+        problems.append(f"noise (SD {lv.baseline_noise_mV:.2f} mV) biases the sag peak by up to "
+                        f"{bias:.1f} mV of a {abs(peak):.1f} mV deflection")
     return _with(sag_ratio(lv), problems, [nums[i]])
 
 
@@ -536,7 +553,8 @@ def _fi_slope(sweeps, amps, nums, counts, rheo: Feature, spikes, st) -> Feature:
         problems.append("from 2 steps only")
     indep = [nums[i] for i in sel if spikes[i].source != "efel"]
     if indep:
-        problems.append(f"spikes counted by the independent detector in sweeps {indep[:5]}")
+        problems.append(f"spikes counted by the independent detector in sweeps "
+                        f"{[int(x) for x in indep[:5]]}")
     slope = float(np.polyfit(amps[sel], rates[: last + 1], 1)[0])
     return _with(slope, problems, nums[sel])
 

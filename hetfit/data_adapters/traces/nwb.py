@@ -254,6 +254,14 @@ def _records_h5py(path: Path) -> tuple[list[tuple[_Series, _Series | None]], str
 
 
 def _records_from_h5(f, h5py) -> tuple[list[tuple[_Series, _Series | None]], str]:
+    # Names of the series, looked up by object: h5py's ``.name`` of an object reached through
+    # a reference searches the whole file and is slow.
+    names = {}
+    for group in ("acquisition", "stimulus/presentation"):
+        if group in f:
+            for key, item in f[group].items():
+                names[item] = key
+
     def series(grp, start: int = 0, count: int | None = None) -> _Series:
         data = grp["data"]
         stop = None if count is None or count < 0 else start + count
@@ -267,10 +275,14 @@ def _records_from_h5(f, h5py) -> tuple[list[tuple[_Series, _Series | None]], str
             stamps = np.asarray(grp["timestamps"][start:stop], dtype=np.float64)
         sweep = int(grp["sweep_number"][()]) if "sweep_number" in grp else None
         elec = None
-        if "electrode" in grp:
+        link = grp.get("electrode", getlink=True)
+        if isinstance(link, h5py.SoftLink):
+            elec = link.path.rsplit("/", 1)[-1]
+        elif link is not None:
             elec = grp["electrode"].name.rsplit("/", 1)[-1]
+        name = names.get(grp) or grp.name.rsplit("/", 1)[-1]
         return _Series(
-            name=grp.name.rsplit("/", 1)[-1], kind=str(_attr(grp, "neurodata_type", "")),
+            name=name, kind=str(_attr(grp, "neurodata_type", "")),
             unit=str(_attr(data, "unit", "")), values=values, rate=rate, timestamps=stamps,
             starting_time=t0, sweep_number=sweep, electrode=elec,
         )

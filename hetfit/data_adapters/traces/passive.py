@@ -59,6 +59,11 @@ def fixed_pulses(sweeps: SweepSet, min_ms: float = 20.0) -> list[Sweep]:
     return out
 
 
+# The sag peak of an h-current develops over tens of ms: 5 ms smoothing keeps it while
+# removing most of the noise that would bias the extreme.
+_EXTREME_SMOOTH_MS = 5.0
+
+
 @dataclass(frozen=True)
 class SweepLevels:
     """Subthreshold levels of one sweep (mV)."""
@@ -120,7 +125,7 @@ def sweep_levels(sweep: Sweep, baseline_ms: float = 100.0, ss_fraction: float = 
     m = int(round(min(ss_max_ms, max(ss_fraction * sweep.stim_duration_ms, 5 * dt)) / dt))
     m = max(1, min(m, n))
     ss = float(np.median(v[stim.stop - m:stim.stop]))
-    seg = smooth(v[stim], dt)
+    seg = smooth(v[stim], dt, _EXTREME_SMOOTH_MS)
     extreme = float(seg.min() if sweep.stim_amplitude_pA < 0 else seg.max())
     raw = v[stim]
     clipped = bool(raw.size and (np.mean(raw == raw.max()) > 0.1 or np.mean(raw == raw.min()) > 0.1))

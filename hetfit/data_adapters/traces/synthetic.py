@@ -5,9 +5,10 @@ The membrane follows ``tau_m dV/dt = -(V - v_rest) + R_in I(t)`` and is integrat
 closed form: input resistance ``R_in``, membrane time constant ``tau_m``, resting potential,
 rheobase ``(v_threshold - v_rest) / (R_in (1 - exp(-T / tau_m)))`` for a step of duration
 ``T``, first-spike latency and inter-spike interval.  When V reaches ``v_threshold`` a
-stereotyped action potential is written (linear rise to ``v_peak`` in ``ap_rise_ms``, linear
-fall to ``v_reset`` in ``ap_fall_ms``), then integration resumes from ``v_reset``; the spike's
-threshold, amplitude and half-width are therefore known too.
+stereotyped action potential is written from the sample that crossed (linear rise to
+``v_peak`` in ``ap_rise_ms``, linear fall to ``v_reset`` in ``ap_fall_ms``), then integration
+resumes from ``v_reset``; the spike's threshold, amplitude and half-width are therefore known
+too (up to the sub-sample overshoot of the crossing).
 
 The generator also produces the situations in which feature extractors fail: synaptic events
 (brief current pulses, i.e. EPSPs) riding into a spike, sweeps that start depolarised, a
@@ -169,6 +170,8 @@ def simulate_steps(
         raise ParameterError("amplitudes_pA must be a non-empty 1-D list of finite values")
     if not (0 < stim_start_ms < stim_end_ms <= sweep_ms) or not dt_ms > 0:
         raise ParameterError("need 0 < stim_start_ms < stim_end_ms <= sweep_ms and dt_ms > 0")
+    from scipy.signal import lfilter
+
     rng = as_generator(seed)
     n = int(round(sweep_ms / dt_ms))
     t = np.arange(n, dtype=np.float64) * dt_ms
@@ -176,12 +179,8 @@ def simulate_steps(
     decay = math.exp(-dt_ms / neuron.tau_m_ms)
     n_rise = max(1, int(round(neuron.ap_rise_ms / dt_ms)))
     n_fall = max(1, int(round(neuron.ap_fall_ms / dt_ms)))
-    spike = np.concatenate([
-        neuron.v_threshold_mV + (neuron.v_peak_mV - neuron.v_threshold_mV)
-        * np.arange(n_rise) / n_rise,
-        neuron.v_peak_mV + (neuron.v_reset_mV - neuron.v_peak_mV)
-        * np.arange(n_fall) / n_fall,
-    ])
+    rise = np.arange(n_rise) / n_rise
+    fall = neuron.v_peak_mV + (neuron.v_reset_mV - neuron.v_peak_mV) * np.arange(n_fall) / n_fall
     v0 = np.broadcast_to(
         np.asarray(neuron.v_inf_mV(holding_pA) if v_initial_mV is None else v_initial_mV,
                    dtype=np.float64), amps.shape)
@@ -196,18 +195,28 @@ def simulate_steps(
         v_inf = neuron.v_rest_mV + neuron.r_input_MOhm * injected * 1e-3
         v = np.empty(n)
         v[0] = v0[k]
-        i = 1
-        while i < n:
-            v[i] = v_inf[i - 1] + (v[i - 1] - v_inf[i - 1]) * decay
-            if v[i] >= neuron.v_threshold_mV:
-                m = min(spike.size, n - i)
-                v[i:i + m] = spike[:m]
-                i += m
-                if i < n:
-                    v[i] = neuron.v_reset_mV
-                    i += 1
-                continue
-            i += 1
+        i = 0  # v[: i + 1] is final
+        while i < n - 1:
+            # exact update v[j+1] = d v[j] + (1 - d) v_inf[j] as a linear filter, up to the
+            # next threshold crossing
+            seg, _ = lfilter([1.0 - decay], [1.0, -decay], v_inf[i:n - 1], zi=[decay * v[i]])
+            cross = np.flatnonzero(seg >= neuron.v_threshold_mV)
+            if v[i] >= neuron.v_threshold_mV and i == 0:
+                cross = np.array([-1])  # starts above threshold: spike at once
+            if cross.size == 0:
+                v[i + 1:] = seg
+                break
+            c = i + 1 + int(cross[0])  # first sample at or above threshold
+            v[i + 1:c + 1] = seg[: c - i]
+            # the spike rises from the sample that crossed threshold: no flat step at the
+            # crossing, so dV/dt keeps the shape a real upstroke has
+            spike = np.concatenate([v[c] + (neuron.v_peak_mV - v[c]) * rise, fall])
+            m = min(spike.size, n - c)
+            v[c:c + m] = spike[:m]
+            i = c + m
+            if i >= n:
+                break
+            v[i] = neuron.v_reset_mV
         recorded = v + v_offset_mV
         if noise_mV > 0:
             recorded = recorded + rng.normal(0.0, noise_mV, size=n)

@@ -32,7 +32,8 @@ from hetfit.errors import ParameterError, require
 @contextlib.contextmanager
 def _atomic_path(path: Path):
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".partial{path.suffix}",
+                               dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
@@ -78,7 +79,7 @@ def write_nwb(
     for k, sw in enumerate(sweeps):
         rate = 1e3 / sw.dt_ms
         common = dict(rate=rate, starting_time=t0, electrode=electrode, gain=1.0,
-                      sweep_number=int(sw.sweep_number))
+                      sweep_number=np.uint32(sw.sweep_number))
         stim = CurrentClampStimulusSeries(
             name=f"stimulus_{k:03d}", data=sw.current_pA, conversion=1e-12, **common
         )
@@ -126,6 +127,13 @@ def write_abf1(
     return path
 
 
+# pyabf's writer emits a 4-block (2048-byte) header; the ABF1 epoch table lives in the
+# extended header (bytes 2296-2668), so files with a protocol get the full 12-block header.
+_BLOCK = 512
+_SHORT_HEADER_BLOCKS = 4
+_FULL_HEADER_BLOCKS = 12
+
+
 def _write_epoch_table(path: Path, sweeps: SweepSet, points: int) -> None:
     amps = sweeps.amplitudes_pA
     holding = {round(s.holding_pA, 6) for s in sweeps}
@@ -148,8 +156,14 @@ def _write_epoch_table(path: Path, sweeps: SweepSet, points: int) -> None:
         (1, hold + float(amps[0]), inc, end - start),
         (1, hold, 0.0, points - end),
     ]
-    with open(path, "r+b") as fh:
-        buf = bytearray(fh.read())
+    raw = path.read_bytes()
+    short = _SHORT_HEADER_BLOCKS * _BLOCK
+    if struct.unpack_from("i", raw, 40)[0] != _SHORT_HEADER_BLOCKS:
+        raise ParameterError("unexpected ABF1 layout from pyabf's writer (data section pointer)")
+    buf = bytearray(raw[:short]) + bytearray((_FULL_HEADER_BLOCKS - _SHORT_HEADER_BLOCKS) * _BLOCK)
+    buf += raw[short:]
+    struct.pack_into("i", buf, 40, _FULL_HEADER_BLOCKS)  # lDataSectionPtr
+    with open(path, "wb") as fh:
         struct.pack_into("4s", buf, 1346, b"pA  ")  # sDACChannelUnit[0] (8 chars)
         struct.pack_into("4s", buf, 1350, b"    ")
         struct.pack_into("10s", buf, 1306, b"Cmd 0     ")  # sDACChannelName[0]
@@ -163,5 +177,4 @@ def _write_epoch_table(path: Path, sweeps: SweepSet, points: int) -> None:
             struct.pack_into("f", buf, 2428 + 4 * i, delta)
             struct.pack_into("i", buf, 2508 + 4 * i, duration)
             struct.pack_into("i", buf, 2588 + 4 * i, 0)
-        fh.seek(0)
         fh.write(bytes(buf))
