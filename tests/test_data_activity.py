@@ -419,7 +419,7 @@ def test_every_real_mea_recording_loads_and_yields_measures(shared_data):
             m.rate_spread(**kw).mean_hz,
             m.mean_cv_isi(**kw),
             m.mean_fano_factor(**kw, window_ms=1_000.0),
-            m.spike_train_chi(**kw, tau_ms=200.0, dt_ms=200.0),
+            m.spike_train_chi(**kw, tau_ms=100.0),
             m.kuramoto_order(**kw, dt_ms=200.0, span="any"),
             m.mean_pairwise_correlation(**kw, bin_ms=100.0),
             m.rate_spectrum(**kw, bin_ms=100.0, segment_ms=100_000.0, min_freq_hz=0.01).peak_power,

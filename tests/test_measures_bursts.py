@@ -35,7 +35,9 @@ def test_planted_bursts_are_found(planted, method):
     t, u, starts, n_burst_spikes = planted
     b = network_bursts(t, u, n_units=50, t_stop_ms=T, method=method)
     assert b.count == starts.size
-    slack = 30.0 if method == "rate" else 5.0  # smoothing widens rate-detected edges
+    # rate: smoothing widens the edges; isi: a sparse leading edge (gaps > max_isi_ms) can be
+    # cut off, shifting the start by a few intervals
+    slack = 30.0 if method == "rate" else 15.0
     np.testing.assert_allclose(b.start_ms, starts, atol=slack)
     assert np.all(b.stop_ms - b.start_ms < 50.0 + 2 * slack)
     assert b.rate_hz == pytest.approx(starts.size / (T / 1e3))

@@ -107,6 +107,30 @@ def test_spike_train_chi_common_input_matches_formula():
     assert spike_train_chi(t, u, n_units=n, t_stop_ms=100_000.0) == pytest.approx(expected, rel=0.05)
 
 
+def _sampled_chi(trains, t_stop, tau, dt=0.005):
+    """Second implementation: traces sampled densely with numpy, then golomb_chi."""
+    grid = np.arange(0.0, t_stop, dt)
+    rows = []
+    for tr in trains:
+        tr = np.asarray(tr, dtype=float)
+        if tr.size == 0:
+            continue
+        x = tr.size / t_stop * tau * np.exp(-grid / tau)  # stationary start
+        for tk in tr:
+            after = grid >= tk
+            x[after] += np.exp(-(grid[after] - tk) / tau)
+        rows.append(x)
+    return golomb_chi(np.array(rows))
+
+
+def test_spike_train_chi_matches_densely_sampled_traces():
+    trains = [[3.0, 50.0, 51.0, 120.0], [10.0, 52.0, 140.0], [], [49.0, 90.0, 91.5, 180.0]]
+    t, u = flatten_trains(trains)
+    for tau in (2.0, 10.0, 40.0):
+        exact = spike_train_chi(t, u, n_units=4, t_stop_ms=200.0, tau_ms=tau)
+        assert exact == pytest.approx(_sampled_chi(trains, 200.0, tau), rel=1e-3)
+
+
 @pytest.mark.parametrize("spikes", [[[]], [[5.0]], [[5.0, 9.0]], [[5.0], []]])
 def test_spike_train_chi_few_units_is_nan(spikes):
     t, u = flatten_trains(spikes)

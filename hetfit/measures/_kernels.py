@@ -124,39 +124,50 @@ def pair_count_products(offsets, bins, counts, a, b):  # pragma: no cover - comp
 
 
 @njit(cache=True)
-def exp_trace_moments(times_by_unit, offsets, unit_list, t_start, dt, n_samples, tau, x0):
-    """Exponentially filtered spike trains sampled on a grid (exact at the samples).
+def exp_trace_integrals(times, lo, hi, x0, t_start, t_stop, tau):  # pragma: no cover
+    """Exact integrals of an exponentially filtered spike train over ``[t_start, t_stop]``.
 
-    ``x_i(t) = x0_i exp(-(t - t_start)/tau) + sum_{t_k <= t} exp(-(t - t_k)/tau)`` at
-    ``t_n = t_start + n*dt``.  Returns the population sum ``sum_i x_i(t_n)`` over the units in
-    ``unit_list`` and, per listed unit, the time mean and variance (ddof=0) of ``x_i``.
+    ``x(t) = x0 exp(-(t - t_start)/tau) + sum_{t_k <= t} exp(-(t - t_k)/tau)`` for the sorted
+    spikes ``times[lo:hi]`` (all inside the window).  Treating ``x0`` as a spike of weight x0
+    at ``t_start``, with weights w_k::
+
+        int x   = tau * sum_k w_k (1 - e_k),            e_k = exp(-(t_stop - t_k)/tau)
+        int x^2 = tau/2 * (sum_{k,l} w_k w_l exp(-|t_k - t_l|/tau) - (sum_k w_k e_k)^2)
+
+    and the double sum is ``sum_k w_k^2 + 2 sum_l w_l a_l`` with the recursion
+    ``a_l = exp(-(t_l - t_{l-1})/tau) (a_{l-1} + w_{l-1})``: O(number of spikes).
     """
-    pop = np.zeros(n_samples)
-    means = np.zeros(unit_list.size)
-    variances = np.zeros(unit_list.size)
-    decay = math.exp(-dt / tau)
-    for q in range(unit_list.size):
-        u = unit_list[q]
-        k = offsets[u]
-        kend = offsets[u + 1]
-        x = x0[q]
-        s1 = 0.0
-        s2 = 0.0
-        for n in range(n_samples):
-            tn = t_start + n * dt
-            if n > 0:
-                x *= decay
-            while k < kend and times_by_unit[k] <= tn:
-                x += math.exp(-(tn - times_by_unit[k]) / tau)
-                k += 1
-            pop[n] += x
-            s1 += x
-            s2 += x * x
-        m = s1 / n_samples
-        means[q] = m
-        v = s2 / n_samples - m * m
-        variances[q] = v if v > 0.0 else 0.0
-    return pop, means, variances
+    prev_t = t_start
+    prev_w = x0
+    a = 0.0
+    pair = x0 * x0
+    lin = x0 * (1.0 - math.exp(-(t_stop - t_start) / tau))
+    tail = x0 * math.exp(-(t_stop - t_start) / tau)
+    for k in range(lo, hi):
+        t = times[k]
+        a = math.exp(-(t - prev_t) / tau) * (a + prev_w)
+        pair += 1.0 + 2.0 * a
+        e = math.exp(-(t_stop - t) / tau)
+        lin += 1.0 - e
+        tail += e
+        prev_t = t
+        prev_w = 1.0
+    return tau * lin, 0.5 * tau * (pair - tail * tail)
+
+
+@njit(cache=True)
+def exp_trace_variances(times_by_unit, offsets, x0, t_start, t_stop, tau):  # pragma: no cover
+    """Time variance (ddof=0) of each unit's filtered train (see exp_trace_integrals)."""
+    n_units = offsets.size - 1
+    dur = t_stop - t_start
+    out = np.zeros(n_units)
+    for u in range(n_units):
+        ix, ix2 = exp_trace_integrals(
+            times_by_unit, offsets[u], offsets[u + 1], x0[u], t_start, t_stop, tau
+        )
+        v = ix2 / dur - (ix / dur) ** 2
+        out[u] = v if v > 0.0 else 0.0
+    return out
 
 
 @njit(cache=True)

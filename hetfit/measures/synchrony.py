@@ -14,7 +14,8 @@ Reference values (all three are 1 for identical spike trains):
   :func:`golomb_chi` applies it to any signals (membrane potentials, rates);
   :func:`spike_train_chi` applies it to spike trains smoothed with a causal exponential
   kernel, ``x_i(t) = sum_{t_k <= t} exp(-(t - t_k)/tau)`` (a synaptic-trace-like signal),
-  sampled exactly on a grid.  Units without spikes carry no signal and are left out.
+  whose time means and variances are exact integrals over the window (no sampling grid).
+  Units without spikes carry no signal and are left out.
 
 * **Kuramoto order parameter** ``R(t) = |(1/N(t)) sum_j exp(i phi_j(t))|`` with the phase of
   unit j rising linearly by 2 pi between consecutive spikes,
@@ -46,8 +47,8 @@ from hetfit.measures import _kernels
 from hetfit.measures.spiketrains import n_full_bins, prepare_spikes
 from hetfit.seeding import SeedLike, as_generator
 
-# Cap on grid samples per measure so long recordings stay fast; the time averages below are
-# unbiased for any sampling step, it only sets their variance.
+# Cap on the Kuramoto grid so long recordings stay fast; the time average of R(t) is
+# unbiased for any sampling step, which only sets its variance.
 MAX_SAMPLES = 100_000
 
 
@@ -93,7 +94,6 @@ def spike_train_chi(
     t_start_ms: float | None = None,
     t_stop_ms: float | None = None,
     tau_ms: float = 10.0,
-    dt_ms: float | None = None,
 ) -> float:
     """Golomb's chi of exponentially smoothed spike trains (see the module docstring).
 
@@ -102,40 +102,39 @@ def spike_train_chi(
     tau_ms:
         Time constant of the causal exponential kernel (ms): spikes closer than about tau
         count as synchronous.
-    dt_ms:
-        Sampling step of the smoothed traces (ms); default ``min(1, tau_ms / 4)``, enlarged so
-        that at most ``MAX_SAMPLES`` samples are used.  The traces are exact at the samples.
 
     Notes
     -----
-    Each trace starts at its stationary mean ``rate_i * tau`` rather than 0, so the common
-    rise from zero at ``t_start_ms`` does not masquerade as synchrony.
+    The time means and variances of the smoothed traces (each unit's and the population
+    sum's) are exact continuous-time integrals over the window, computed from the spike
+    times in O(number of spikes) (no sampling grid).  Each trace starts at its stationary
+    mean ``rate_i * tau`` rather than 0, so the common rise from zero at ``t_start_ms`` does
+    not masquerade as synchrony.
 
     Returns
     -------
     float
-        chi in [0, 1]; NaN when fewer than 2 units spike in the window or fewer than 2
-        samples fit.
+        chi in [0, 1]; NaN when fewer than 2 units spike in the window.
     """
     if not (tau_ms > 0 and math.isfinite(tau_ms)):
         raise ParameterError(f"tau_ms must be a positive number, got {tau_ms}")
     data = prepare_spikes(times_ms, units, n_units, t_start_ms, t_stop_ms)
-    step = _grid_step(data.duration_ms, min(1.0, tau_ms / 4.0) if dt_ms is None else dt_ms)
-    n_samples = n_full_bins(data.duration_ms, step)
     counts = np.bincount(data.units, minlength=data.n_units)
-    active = np.flatnonzero(counts > 0).astype(np.int64)
-    if active.size < 2 or n_samples < 2:
+    active = np.flatnonzero(counts > 0)
+    if active.size < 2:
         return math.nan
     by_unit, offsets = _kernels.group_by_unit(data.times_ms, data.units, data.n_units)
-    x0 = counts[active] / data.duration_ms * tau_ms
-    pop, _, variances = _kernels.exp_trace_moments(
-        by_unit, offsets, active, data.t_start_ms, step, n_samples, float(tau_ms), x0
-    )
-    denom = float(variances.mean())
-    if denom <= 0:
+    t0, t1, tau, dur = data.t_start_ms, data.t_stop_ms, float(tau_ms), data.duration_ms
+    x0 = counts / dur * tau  # stationary mean of each trace
+    var_sum = float(_kernels.exp_trace_variances(by_unit, offsets, x0, t0, t1, tau).sum())
+    if var_sum <= 0:
         return math.nan
-    num = float((pop / active.size).var())
-    return float(min(1.0, math.sqrt(num / denom)))
+    px, px2 = _kernels.exp_trace_integrals(
+        data.times_ms, 0, data.n_spikes, float(x0[active].sum()), t0, t1, tau
+    )
+    var_pop = max(px2 / dur - (px / dur) ** 2, 0.0)
+    # chi^2 = Var[X/N] / mean_i Var[x_i] = Var[X] / (N * sum_i Var[x_i])
+    return float(min(1.0, math.sqrt(var_pop / (active.size * var_sum))))
 
 
 def kuramoto_chance_level(n_units: int) -> float:
