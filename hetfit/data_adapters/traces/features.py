@@ -63,6 +63,8 @@ from hetfit.data_adapters.traces.sweeps import SweepSet
 from hetfit.errors import InsufficientDataError
 
 OK, WARN, MISSING = "ok", "warn", "missing"
+# Healthy action potentials rise 60-110 mV from threshold; below this they are suspect.
+_SMALL_SPIKE_MV = 40.0
 
 CELL_FEATURES: tuple[str, ...] = (
     "v_rest_mV", "v_threshold_mV", "distance_to_threshold_mV", "rheobase_pA", "tau_m_ms",
@@ -450,11 +452,16 @@ def _spike_shape(sweeps, spikes, start_index, amps, noise_msg, depol_msg) -> dic
     if depol_msg:
         problems.append(depol_msg)
     num = [sw.sweep_number]
+    shape_problems = list(problems)
+    if sp.amplitude_mV[j] < _SMALL_SPIKE_MV:
+        shape_problems.append(f"small spike ({sp.amplitude_mV[j]:.0f} mV from threshold to peak):"
+                              " unhealthy cell, or filtering by an uncompensated access "
+                              "resistance?")
     return {
         "v_threshold_mV": _with(sp.threshold_mV[j], problems, num),
-        "ap_width_ms": _with(sp.half_width_ms[j], problems, num)
+        "ap_width_ms": _with(sp.half_width_ms[j], shape_problems, num)
         if math.isfinite(sp.half_width_ms[j]) else _missing("half-width not measurable"),
-        "ap_amplitude_mV": _with(sp.amplitude_mV[j], problems, num),
+        "ap_amplitude_mV": _with(sp.amplitude_mV[j], shape_problems, num),
     }
 
 
