@@ -83,6 +83,7 @@ def save_posterior(posterior: WidthPosterior, path: str | os.PathLike) -> Path:
         "summary_names": list(posterior.summary_names),
         "method": posterior.method,
         "estimator": posterior.estimator,
+        "reference_x": posterior.reference_x,
     }
     buf = io.BytesIO()
     torch.save(payload, buf)
@@ -159,7 +160,7 @@ def load_posterior(path: str | os.PathLike, simulator: Any = None,
     p = existing_file(path, "posterior file")
     try:
         payload = torch.load(p, map_location="cpu", weights_only=False)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
+    except Exception as exc:
         raise InputFileError(
             f"cannot read posterior file {p}: {type(exc).__name__}: {exc}",
             hint="the file is not a hetfit posterior or is damaged; retrain it",
@@ -175,7 +176,7 @@ def load_posterior(path: str | os.PathLike, simulator: Any = None,
     post_prior = Prior.from_dict(payload["prior"])
     return WidthPosterior(payload["estimator"], post_prior, payload["summary_names"],
                           method=payload.get("method", "npe"), metadata=meta,
-                          n_threads=n_threads)
+                          reference_x=payload.get("reference_x"), n_threads=n_threads)
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:

@@ -306,6 +306,9 @@ def train_posterior(
     )
     info(f"trained {config.method.upper()} on {n_used} simulations: {epochs} epochs, "
          f"{train_time:.1f} s")
+    # Keep a sample of the prior-predictive summaries for misspecification checks later.
+    ref = x_ok[np.random.default_rng(seed).permutation(len(x_ok))[:2000]]
     posterior = WidthPosterior(sbi_post, prior, summary_names, method=config.method,
-                               metadata=dict(metadata or {}), n_threads=n_threads)
+                               metadata=dict(metadata or {}), reference_x=ref,
+                               n_threads=n_threads)
     return posterior, report

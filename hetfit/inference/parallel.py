@@ -33,7 +33,7 @@ class _InProcessExecutor(cf.Executor):
         fut: cf.Future = cf.Future()
         try:
             fut.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # noqa: BLE001 - delivered through the future
+        except BaseException as exc:
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
             fut.set_exception(exc)
@@ -131,7 +131,7 @@ class SimulationExecutor:
         if self._client is not None:
             try:
                 return max(1, sum(self._client.nthreads().values()))
-            except Exception:  # noqa: BLE001 - informational only
+            except Exception:
                 return self.workers
         return self.workers
 

@@ -33,17 +33,17 @@ def torch_context(seed: SeedLike = None, n_threads: int | None = None) -> Iterat
     seed_int = int(as_generator(seed).integers(0, 2**62)) if not isinstance(
         seed, (int, np.integer)) else int(seed)
     old_threads = torch.get_num_threads()
-    np_state = np.random.get_state()
+    np_state = np.random.get_state()  # noqa: NPY002 - restored below
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed_int)
-        np.random.seed(seed_int % 2**32)  # some sbi samplers draw from numpy's global RNG
+        np.random.seed(seed_int % 2**32)  # noqa: NPY002 - sbi slice sampling uses it
         if n_threads:
             torch.set_num_threads(int(n_threads))
         try:
             yield torch
         finally:
             torch.set_num_threads(old_threads)
-            np.random.set_state(np_state)
+            np.random.set_state(np_state)  # noqa: NPY002
 
 
 @dataclass
@@ -127,16 +127,24 @@ class WidthPosterior:
     metadata:
         Provenance (model spec, prior, summary version, training budget ...), see
         :mod:`hetfit.inference.artifacts`.
+    reference_x:
+        A sample of valid training summaries (prior predictive), kept with the posterior so
+        that a new observation can be checked for misspecification without the simulation
+        store.
+    n_threads:
+        torch threads used when sampling.
     """
 
     def __init__(self, estimator: Any, prior: Prior, summary_names: Sequence[str],
                  method: str = "npe", metadata: dict[str, Any] | None = None,
+                 reference_x: np.ndarray | None = None,
                  n_threads: int | None = None) -> None:
         self.estimator = estimator
         self.prior = prior
         self.summary_names = tuple(summary_names)
         self.method = method
         self.metadata = dict(metadata or {})
+        self.reference_x = None if reference_x is None else np.asarray(reference_x, float)
         self.n_threads = n_threads
 
     @property
