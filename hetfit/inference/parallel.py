@@ -198,7 +198,10 @@ class SimulationExecutor:
         memory; an interruption loses at most that many chunks of work)."""
         if self._executor is None:
             raise RuntimeError("use SimulationExecutor as a context manager")
-        limit = max_in_flight or max(1, 2 * self.parallelism)
+        if isinstance(self._executor, _InProcessExecutor):
+            limit = 1  # it runs tasks on submission: queueing ahead would only delay results
+        else:
+            limit = max_in_flight or max(1, 2 * self.parallelism)
         pending: dict[cf.Future, Any] = {}
         it = iter(tasks)
         exhausted = False

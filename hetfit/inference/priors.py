@@ -263,8 +263,8 @@ class Prior:
                     out += -math.log(zh - zl) - np.log(np.where(arr[:, j] > 0, arr[:, j], np.nan))
             else:
                 out += -math.log(zh - zl)
-        out[~self.contains(arr)] = -np.inf
-        return np.nan_to_num(out, nan=-np.inf)
+        out[~self.contains(arr) | np.isnan(out)] = -np.inf
+        return out
 
     # -- unbounded parametrization used for training ----------------------------------
     def _z(self, theta: np.ndarray) -> np.ndarray:
