@@ -18,12 +18,25 @@ def group_by_unit(times: np.ndarray, units: np.ndarray, n_units: int):
     """(times grouped by unit, offsets) with times ascending inside each unit.
 
     Unit ``u`` owns ``times_by_unit[offsets[u]:offsets[u + 1]]``.  ``times`` must already be
-    sorted; the stable sort keeps that order inside each unit.
+    sorted; the counting sort is stable, so that order is kept inside each unit.
     """
-    order = np.argsort(units, kind="stable")
+    return _group_by_unit(times, units, n_units)
+
+
+@njit(cache=True)
+def _group_by_unit(times, units, n_units):  # pragma: no cover - compiled
     offsets = np.zeros(n_units + 1, dtype=np.int64)
-    np.cumsum(np.bincount(units, minlength=n_units), out=offsets[1:])
-    return np.ascontiguousarray(times[order]), offsets
+    for k in range(units.size):
+        offsets[units[k] + 1] += 1
+    for u in range(n_units):
+        offsets[u + 1] += offsets[u]
+    fill = offsets[:-1].copy()
+    out = np.empty(times.size)
+    for k in range(times.size):
+        u = units[k]
+        out[fill[u]] = times[k]
+        fill[u] += 1
+    return out, offsets
 
 
 def unit_sums(offsets: np.ndarray, values: np.ndarray) -> np.ndarray:
