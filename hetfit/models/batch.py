@@ -1,0 +1,505 @@
+"""Batched simulation of many parameter sets of one Izhikevich network.
+
+:func:`simulate_batch` compiles every set (per-neuron draws, graph, seeds) in Python and runs
+all of them inside one numba kernel with ``prange`` over sets (dynamic scheduling, one set per
+task), so there is no process start-up and every core stays busy.  Set ``i`` is seeded with
+``hetfit.seeding.child_seeds(seed, n_sets)[i]``: its result is identical to
+``simulate_izhikevich(network_i, ..., seed=child_seeds(seed, n_sets)[i])`` and does not depend
+on the batch size, chunking or the number of threads.
+
+What varies per set is given as ``params``: a mapping from keys to one value per set (or a
+list of per-set mappings).  Keys:
+
+- ``"<pop>.<field>"`` for scalar fields (``C, k, v_r, b, tau_u, kappa, v_peak, v_reset,
+  tau_s, E_syn, noise_sigma, u_init``);
+- ``"<pop>.<param>"`` for per-neuron parameters (``v_theta, eta, g, theta_reset, v_init``):
+  the homogeneous value, or the center of a Heterogeneity;
+- ``"<pop>.<param>.center"``, ``.width``, ``.low``, ``.high``: fields of that parameter's
+  Heterogeneity (the base population must already have one; family, range and sampling
+  are kept);
+- ``"<pop>.I_ext"`` (constant drive in pA; the base input must be constant) and
+  ``"<pop>.I_offset"`` (pA added to the base input waveform);
+- ``"J.<post>.<pre>"`` coupling strength, ``"p.<post>.<pre>"`` connection probability.
+
+The result keeps what inference needs without copying spike trains: population rates on a
+bin grid, per-neuron spike counts and ISI sums (for rates, rate spread and CV of ISI), a
+status per set, and optionally every spike (``record_spikes=True``) or a per-set summary
+vector computed by a Python callback on each set's :class:`~hetfit.models.results.SpikeResult`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from hetfit.errors import ParameterError
+from hetfit.models.heterogeneity import Heterogeneity
+from hetfit.models.inputs import StepCurrent, compile_segments
+from hetfit.models.izhikevich import (
+    _PER_NEURON,
+    _SCALARS,
+    CompiledSet,
+    IzhikevichNetwork,
+    IzhikevichPopulation,
+    as_network,
+    compile_set,
+    concrete_seed,
+    make_grid,
+    pop_layout,
+)
+from hetfit.models.results import SpikeResult
+from hetfit.seeding import SeedLike, child_seeds
+
+_STATUS_TEXT = {0: "ok", 1: "diverged (non-finite state)",
+                2: "runaway firing (a neuron kept spiking without returning below v_cut)"}
+
+
+@dataclass
+class BatchResult:
+    """Results of :func:`simulate_batch` (leading axis = parameter set).
+
+    Attributes
+    ----------
+    population_names, population_sizes:
+        Network layout (neurons are indexed population by population).
+    rate_t_ms:
+        Bin centres (ms) of the population rates.
+    rates_hz:
+        Population rates, shape (n_sets, n_populations, n_bins), Hz.
+    spike_counts:
+        Spikes per neuron, shape (n_sets, n_neurons).
+    isi_sum_ms, isi_sq_sum_ms2:
+        Per-neuron sums of inter-spike intervals and of their squares (for CV of ISI).
+    status:
+        0 ok, 1 diverged, 2 runaway firing; ``diverged`` is ``status != 0``.
+    seeds:
+        Seed of every set.
+    params:
+        The per-set values of the varied parameters.
+    spikes:
+        ``[(times_ms, neurons), ...]`` per set when ``record_spikes`` (sorted by time).
+    summaries:
+        ``(n_sets, n_features)`` from the ``summary`` callback (NaN rows for failed sets).
+    """
+
+    population_names: tuple[str, ...]
+    population_sizes: tuple[int, ...]
+    dt_ms: float
+    t_max_ms: float
+    rate_t_ms: np.ndarray
+    rates_hz: np.ndarray
+    spike_counts: np.ndarray
+    isi_sum_ms: np.ndarray
+    isi_sq_sum_ms2: np.ndarray
+    status: np.ndarray
+    seeds: list
+    params: dict[str, np.ndarray]
+    spikes: list[tuple[np.ndarray, np.ndarray]] | None = None
+    summaries: np.ndarray | None = None
+    samples: list[dict[str, dict[str, np.ndarray]]] | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.status.shape[0])
+
+    @property
+    def diverged(self) -> np.ndarray:
+        return self.status != 0
+
+    @property
+    def n_spikes(self) -> np.ndarray:
+        return self.spike_counts.sum(axis=1)
+
+    def mean_rate_hz(self) -> np.ndarray:
+        """Mean rate per neuron of each population, shape (n_sets, n_populations)."""
+        out = np.empty((len(self), len(self.population_sizes)))
+        start = 0
+        for p, n in enumerate(self.population_sizes):
+            out[:, p] = self.spike_counts[:, start:start + n].sum(axis=1) / n / (self.t_max_ms / 1e3)
+            start += n
+        out[self.diverged] = np.nan
+        return out
+
+    def cv_isi(self) -> np.ndarray:
+        """Per-neuron CV of inter-spike intervals (NaN with fewer than 3 spikes)."""
+        m = np.maximum(self.spike_counts - 1, 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = self.isi_sum_ms / m
+            var = self.isi_sq_sum_ms2 / m - mean**2
+            cv = np.sqrt(np.maximum(var, 0.0)) / mean
+        cv[self.spike_counts < 3] = np.nan
+        return cv
+
+    def result(self, i: int) -> SpikeResult:
+        """Set ``i`` as a :class:`SpikeResult` (empty spike arrays unless recorded)."""
+        if self.spikes is not None:
+            times, neurons = self.spikes[i]
+        else:
+            times, neurons = np.zeros(0), np.zeros(0, dtype=np.int64)
+        st = int(self.status[i])
+        meta = {
+            "model": "izhikevich",
+            "seed": self.seeds[i],
+            "status": _STATUS_TEXT.get(st, str(st)),
+            "spike_counts": self.spike_counts[i],
+            "isi_sum_ms": self.isi_sum_ms[i],
+            "isi_sq_sum_ms2": self.isi_sq_sum_ms2[i],
+            "params": {k: float(v[i]) for k, v in self.params.items()},
+            "spikes_recorded": self.spikes is not None,
+        }
+        meta.update({k: v for k, v in self.meta.items() if k != "per_set"})
+        for k, v in self.meta.get("per_set", {}).items():
+            meta[k] = v[i]
+        if self.samples is not None:
+            meta["samples"] = self.samples[i]
+        return SpikeResult(
+            spike_times_ms=times, spike_neurons=neurons,
+            population_names=self.population_names, population_sizes=self.population_sizes,
+            rate_t_ms=self.rate_t_ms, rates_hz=self.rates_hz[i], t_max_ms=self.t_max_ms,
+            dt_ms=self.dt_ms, diverged=bool(st != 0), meta=meta,
+        )
+
+
+# ---------------------------------------------------------------------------------------
+# parameter variations
+# ---------------------------------------------------------------------------------------
+def _per_set_params(params: Any, n_sets: int | None) -> tuple[list[dict[str, float]], int]:
+    if params is None:
+        if n_sets is None:
+            raise ParameterError("give params, seeds or n_sets to define the batch size")
+        return [{} for _ in range(n_sets)], n_sets
+    if isinstance(params, Mapping):
+        cols = {str(k): np.atleast_1d(np.asarray(v, dtype=float)) for k, v in params.items()}
+        lengths = {k: v.size for k, v in cols.items()}
+        if len(set(lengths.values())) > 1:
+            raise ParameterError(
+                f"every varied parameter needs one value per set; got lengths {lengths}"
+            )
+        n = next(iter(lengths.values())) if lengths else (n_sets or 0)
+        rows = [{k: float(v[i]) for k, v in cols.items()} for i in range(n)]
+    else:
+        rows = [{str(k): float(v) for k, v in dict(r).items()} for r in params]
+        n = len(rows)
+    if n_sets is not None and n != n_sets:
+        raise ParameterError(f"params define {n} sets but {n_sets} seeds/sets were requested")
+    for i, r in enumerate(rows):
+        for k, v in r.items():
+            if not math.isfinite(v):
+                raise ParameterError(f"set {i}: parameter {k} is not finite ({v})")
+    return rows, n
+
+
+def _apply(net: IzhikevichNetwork, row: Mapping[str, float]) -> tuple[IzhikevichNetwork, np.ndarray]:
+    """The network of one set and its per-population input offsets (pA)."""
+    names = list(net.names)
+    I_off = np.zeros(len(names))
+    pops = {p.name: p for p in net.populations}
+    J = [list(r) for r in net.J]
+    P = None if net.connection_p is None else [list(r) for r in net.connection_p]
+    for key, val in row.items():
+        parts = key.split(".")
+        if parts[0] in ("J", "p") and len(parts) == 3:
+            post, pre = parts[1], parts[2]
+            if post not in names or pre not in names:
+                raise ParameterError(f"{key}: unknown population; have {names}")
+            if parts[0] == "J":
+                J[names.index(post)][names.index(pre)] = val
+            else:
+                if P is None:
+                    raise ParameterError(
+                        f"{key}: the network is all-to-all; set connection_p to vary probabilities"
+                    )
+                P[names.index(post)][names.index(pre)] = val
+            continue
+        if parts[0] not in pops or len(parts) not in (2, 3):
+            raise ParameterError(
+                f"unknown batch parameter {key!r}",
+                hint=f"use '<pop>.<field>', '<pop>.<param>.width', 'J.<post>.<pre>'; pops: {names}",
+            )
+        pop: IzhikevichPopulation = pops[parts[0]]
+        fld = parts[1]
+        if fld in ("I_ext", "I_offset") and len(parts) == 2:
+            if fld == "I_offset":
+                I_off[names.index(pop.name)] += val
+            else:
+                cur: StepCurrent = pop.I_ext
+                if len(set(cur.values_pA)) > 1:
+                    raise ParameterError(
+                        f"{key}: {pop.name}.I_ext is a waveform",
+                        hint=f"vary '{pop.name}.I_offset' to add a constant to it",
+                    )
+                pops[pop.name] = replace(pop, I_ext=float(val))
+            continue
+        if fld in _SCALARS and len(parts) == 2:
+            pops[pop.name] = replace(pop, **{fld: val})
+            continue
+        if fld in _PER_NEURON:
+            base = getattr(pop, fld)
+            if len(parts) == 2:
+                new = replace(base, center=val) if isinstance(base, Heterogeneity) else val
+            else:
+                attr = parts[2]
+                if attr not in ("center", "width", "low", "high"):
+                    raise ParameterError(f"{key}: unknown heterogeneity field {attr!r}")
+                if not isinstance(base, Heterogeneity):
+                    raise ParameterError(
+                        f"{key}: {pop.name}.{fld} is homogeneous",
+                        hint=f"give {pop.name}.{fld} a Heterogeneity (family, range, sampling) "
+                        "in the base network; the batch then varies its fields",
+                    )
+                new = replace(base, **{attr: val})
+            pops[pop.name] = replace(pop, **{fld: new})
+            continue
+        raise ParameterError(f"unknown batch parameter {key!r}")
+    net2 = replace(net, populations=tuple(pops[n] for n in names), J=J,
+                   connection_p=P if P is not None else None)
+    return net2, I_off
+
+
+# ---------------------------------------------------------------------------------------
+# main entry
+# ---------------------------------------------------------------------------------------
+def simulate_batch(
+    model: IzhikevichNetwork | IzhikevichPopulation,
+    params: Mapping[str, Sequence[float]] | Sequence[Mapping[str, float]] | None,
+    t_max_ms: float,
+    dt_ms: float = 0.05,
+    *,
+    seed: SeedLike = None,
+    seeds: Sequence[SeedLike] | None = None,
+    n_sets: int | None = None,
+    method: str = "exact",
+    rate_bin_ms: float | None = None,
+    record_spikes: bool = False,
+    summary: Callable[[SpikeResult], Sequence[float]] | None = None,
+    n_threads: int | None = None,
+    chunk_size: int | None = None,
+    cutoff_fraction: float = 0.1,
+    keep_samples: bool = False,
+) -> BatchResult:
+    """Simulate many parameter sets of one network in parallel.
+
+    Parameters
+    ----------
+    model:
+        Base network (or population).
+    params:
+        Per-set parameter values (see module docstring for keys), or ``None`` to run the
+        base network with ``n_sets`` different seeds.
+    t_max_ms, dt_ms:
+        Duration and step (ms); see :func:`~hetfit.models.izhikevich.simulate_izhikevich`.
+    seed:
+        Root seed; set ``i`` uses ``child_seeds(seed, n_sets)[i]``.
+    seeds:
+        Explicit per-set seeds instead (overrides ``seed``).
+    n_sets:
+        Number of sets when ``params`` is ``None`` and ``seeds`` not given.
+    method, rate_bin_ms, cutoff_fraction:
+        As in :func:`~hetfit.models.izhikevich.simulate_izhikevich`.
+    record_spikes:
+        Return every spike of every set (memory: 12 bytes per spike).
+    summary:
+        ``f(SpikeResult) -> vector`` applied to each set (spikes included when
+        ``record_spikes``); results in ``BatchResult.summaries``.
+    n_threads:
+        Worker threads (default: all numba threads).
+    chunk_size:
+        Sets compiled and simulated together (bounds memory); default all.
+    keep_samples:
+        Keep the sampled per-neuron parameters of every set in ``BatchResult.samples``.
+    """
+    import numba
+
+    from hetfit.models import _izhikevich_kernels as K
+
+    net = as_network(model)
+    if seeds is not None:
+        seed_list = list(seeds)
+        rows, n = _per_set_params(params, len(seed_list))
+    else:
+        rows, n = _per_set_params(params, n_sets)
+        root = concrete_seed(seed)
+        seed_list = [int(s) for s in child_seeds(root, n)]
+    if n == 0:
+        raise ParameterError("the batch is empty")
+    if rate_bin_ms is None:
+        rate_bin_ms = max(1.0, dt_ms) if dt_ms <= 1.0 else dt_ms
+        steps = max(1, int(round(rate_bin_ms / dt_ms)))
+        rate_bin_ms = steps * dt_ms
+    grid = make_grid(t_max_ms, dt_ms, rate_bin_ms, method)
+    if not (0 < cutoff_fraction <= 1.0):
+        raise ParameterError(f"cutoff_fraction must lie in (0, 1], got {cutoff_fraction}")
+    max_threads = numba.config.NUMBA_NUM_THREADS
+    if n_threads is None:
+        n_threads = max_threads
+    if int(n_threads) != n_threads or n_threads < 1:
+        raise ParameterError(f"n_threads must be a positive integer, got {n_threads}")
+    n_threads = min(int(n_threads), max_threads)
+    if chunk_size is None:
+        chunk_size = n
+    if int(chunk_size) != chunk_size or chunk_size < 1:
+        raise ParameterError(f"chunk_size must be a positive integer, got {chunk_size}")
+
+    starts, pop_of = pop_layout(net)
+    N = net.n_neurons
+    P = len(net.populations)
+    n_bins = grid.n_bins
+    seg_start, seg_val = compile_segments([p.I_ext for p in net.populations], dt_ms,
+                                          grid.n_steps)
+    rate_counts = np.zeros((n, P, n_bins))
+    spk_count = np.zeros((n, N), dtype=np.int64)
+    isi_sum = np.zeros((n, N))
+    isi_sq = np.zeros((n, N))
+    info = np.zeros((n, K.INFO_SIZE), dtype=np.int64)
+    spikes: list | None = [None] * n if record_spikes else None
+    samples: list | None = [None] * n if keep_samples else None
+    summaries: list | None = [None] * n if summary is not None else None
+    per_set_meta = {"v_cut": [None] * n, "n_excursions": np.zeros(n, np.int64),
+                    "n_fallback_steps": np.zeros(n, np.int64)}
+    t_sim = 0.0
+    cap = int(min(2**31 - 1, math.ceil(N * grid.t_max_ms / 1e3 * 60.0) + 4096)) if (
+        record_spikes) else 0
+
+    old_threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(n_threads)
+        for c0 in range(0, n, chunk_size):
+            idx = list(range(c0, min(n, c0 + chunk_size)))
+            comp: list[CompiledSet] = []
+            offs = []
+            for i in idx:
+                try:
+                    net_i, off_i = _apply(net, rows[i])
+                    comp.append(compile_set(net_i, seed_list[i], grid, cutoff_fraction))
+                except ParameterError as exc:
+                    raise ParameterError(f"set {i}: {exc.message}", hint=exc.hint) from exc
+                offs.append(off_i)
+            arrays = _stack(comp, offs, N)
+            m = len(idx)
+            sp_t = np.zeros((m, cap))
+            sp_i = np.zeros((m, cap), dtype=np.int64)
+            t0 = time.perf_counter()
+            _launch(K, arrays, pop_of, starts, seg_start, seg_val, net.sparse, grid,
+                    rate_counts[c0:c0 + m], spk_count[c0:c0 + m], isi_sum[c0:c0 + m],
+                    isi_sq[c0:c0 + m], sp_t, sp_i, info[c0:c0 + m])
+            t_sim += time.perf_counter() - t0
+            for j, i in enumerate(idx):
+                if record_spikes:
+                    nrec = int(info[i, K.INFO_N_SPIKES])
+                    if nrec > cap:  # buffer too small: rerun this set alone (deterministic)
+                        one = _stack([comp[j]], [offs[j]], N)
+                        bt = np.zeros((1, nrec))
+                        bi = np.zeros((1, nrec), dtype=np.int64)
+                        dummy = (np.zeros((1, P, n_bins)), np.zeros((1, N), np.int64),
+                                 np.zeros((1, N)), np.zeros((1, N)),
+                                 np.zeros((1, K.INFO_SIZE), np.int64))
+                        _launch(K, one, pop_of, starts, seg_start, seg_val, net.sparse, grid,
+                                *dummy[:4], bt, bi, dummy[4])
+                        times, neurons = bt[0], bi[0]
+                    else:
+                        times, neurons = sp_t[j, :nrec], sp_i[j, :nrec]
+                    order = np.lexsort((neurons, times))
+                    spikes[i] = (times[order].copy(), neurons[order].copy())
+                if keep_samples:
+                    samples[i] = comp[j].samples
+                per_set_meta["v_cut"][i] = dict(zip(net.names, comp[j].per_pop["v_cut"].tolist()))
+                per_set_meta["n_excursions"][i] = info[i, K.INFO_N_EXCURSIONS]
+                per_set_meta["n_fallback_steps"][i] = info[i, K.INFO_N_FALLBACK]
+            del sp_t, sp_i
+            if summary is not None:
+                partial = _result_shell(net, grid, rate_counts, spk_count, isi_sum, isi_sq,
+                                        info, seed_list, rows, spikes, samples, per_set_meta)
+                for i in idx:
+                    if info[i, K.INFO_STATUS] != 0:
+                        summaries[i] = None
+                        continue
+                    summaries[i] = np.atleast_1d(np.asarray(summary(partial.result(i)),
+                                                            dtype=float))
+    finally:
+        numba.set_num_threads(old_threads)
+
+    res = _result_shell(net, grid, rate_counts, spk_count, isi_sum, isi_sq, info, seed_list,
+                        rows, spikes, samples, per_set_meta)
+    if summaries is not None:
+        good = [s for s in summaries if s is not None]
+        width = good[0].size if good else 0
+        out = np.full((n, width), np.nan)
+        for i, s in enumerate(summaries):
+            if s is not None:
+                if s.size != width:
+                    raise ParameterError(
+                        f"summary returned {s.size} values for set {i} but {width} before"
+                    )
+                out[i] = s
+        res.summaries = out
+    res.meta.update({
+        "method": method, "cutoff_fraction": cutoff_fraction, "n_threads": n_threads,
+        "simulate_wall_s": t_sim, "rate_bin_ms": grid.bin_ms, "network": net.to_dict(),
+    })
+    return res
+
+
+def _result_shell(net, grid, rate_counts, spk_count, isi_sum, isi_sq, info, seed_list, rows,
+                  spikes, samples, per_set_meta) -> BatchResult:
+    from hetfit.models import _izhikevich_kernels as K
+
+    sizes = np.asarray(net.sizes, dtype=float)
+    widths = np.full(grid.n_bins, grid.bin_ms)
+    widths[-1] = grid.t_max_ms - grid.bin_ms * (grid.n_bins - 1)
+    rates = rate_counts / sizes[None, :, None] / (widths[None, None, :] / 1e3)
+    status = info[:, K.INFO_STATUS].copy()
+    rates[status != 0] = np.nan
+    rate_t = np.minimum(grid.bin_ms * (np.arange(grid.n_bins) + 0.5), grid.t_max_ms)
+    keys = sorted({k for r in rows for k in r})
+    params = {k: np.array([r.get(k, np.nan) for r in rows]) for k in keys}
+    return BatchResult(
+        population_names=net.names, population_sizes=net.sizes, dt_ms=grid.dt_ms,
+        t_max_ms=grid.t_max_ms, rate_t_ms=rate_t, rates_hz=rates, spike_counts=spk_count,
+        isi_sum_ms=isi_sum, isi_sq_sum_ms2=isi_sq, status=status, seeds=list(seed_list),
+        params=params, spikes=spikes, samples=samples,
+        meta={"per_set": per_set_meta},
+    )
+
+
+def _stack(comp: list[CompiledSet], offs: list[np.ndarray], N: int) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    for key in comp[0].per_neuron:
+        out[key] = np.ascontiguousarray(np.stack([c.per_neuron[key] for c in comp]))
+    for key in comp[0].per_pop:
+        out[key] = np.ascontiguousarray(np.stack([c.per_pop[key] for c in comp]))
+    out["I_off"] = np.ascontiguousarray(np.stack(offs)).astype(np.float64)
+    out["J"] = np.ascontiguousarray(np.stack([c.J for c in comp]))
+    n_edges = np.array([c.post.size for c in comp], dtype=np.int64)
+    out["edge_off"] = np.concatenate([[0], np.cumsum(n_edges)]).astype(np.int64)
+    width = max(c.indptr.size for c in comp)
+    indptr = np.zeros((len(comp), width), dtype=np.int64)
+    for j, c in enumerate(comp):
+        indptr[j, :c.indptr.size] = c.indptr
+    out["indptr"] = indptr
+    out["post"] = np.ascontiguousarray(np.concatenate([c.post for c in comp]).astype(np.int64))
+    out["w"] = np.ascontiguousarray(np.concatenate([c.w for c in comp]).astype(np.float64))
+    out["noise_keys"] = np.array([c.noise_key for c in comp], dtype=np.uint64)
+    return out
+
+
+def _launch(K, a, pop_of, starts, seg_start, seg_val, sparse, grid, rate_counts, spk_count,
+            isi_sum, isi_sq, sp_t, sp_i, info) -> None:
+    import numba
+
+    old = numba.set_parallel_chunksize(1)
+    try:
+        K.run_batch(
+            a["B0"], a["A0"], a["G"], a["VRES"], a["V0"], a["U0"], pop_of,
+            starts, a["k"], a["C"], a["v_r"], a["b"], a["tau_u"], a["kappa"], a["v_peak"],
+            a["v_cut"], a["v_low"], a["E_syn"], a["tau_s"], a["sigma"], a["I_off"], a["J"],
+            seg_start, seg_val, bool(sparse), a["indptr"], a["post"], a["w"], a["edge_off"],
+            grid.method, grid.dt_ms, grid.n_steps, grid.bin_steps, grid.ring, a["noise_keys"],
+            rate_counts, spk_count, isi_sum, isi_sq, sp_t, sp_i, info,
+        )
+    finally:
+        numba.set_parallel_chunksize(old)
