@@ -9,6 +9,8 @@ instead.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -36,6 +38,11 @@ def test_clean_cell_has_no_flags():
     cell = compute_features(simulate())
     assert all(f.flag == "ok" for f in cell.features.values()), cell.reasons()
     assert cell["v_threshold_mV"].value == pytest.approx(-50.0, abs=0.3)
+    # the JSON form is strict (no NaN tokens) and keeps values and flags
+    doc = json.loads(json.dumps(cell.to_dict(), allow_nan=False))
+    assert doc["features"]["rheobase_pA"] == {"value": RHEO, "flag": "ok", "reason": "",
+                                              "sweeps": [K_RHEO]}
+    assert len(doc["sweeps"]) == len(AMPS)
 
 
 def test_epsp_before_the_first_spike_is_flagged_and_threshold_taken_from_a_clean_spike():
