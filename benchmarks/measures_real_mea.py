@@ -94,12 +94,12 @@ def main() -> None:
     print(f"{len(r) + len(c)} recordings, {int(r['n_spikes'].sum() + c['n_spikes'].sum())} spikes, "
           f"read and measured in {elapsed:.1f} s\n")
 
-    print("### Hennig2011: one retina through a pharmacology series (single recordings)\n")
+    print("#### Hennig2011: one retina through a pharmacology series (single recordings)\n")
     h = r[r["source"] == "Hennig2011"].copy()
     h["recording"] = [f"P{a} {cond}" for a, cond in zip(h["age_postnatal_day"], h["condition"])]
     print(_table(h, "recording"))
 
-    print("\n### Kirkby2013: wild type vs beta2-nAChR knockout (medians; 11 retinas each)\n")
+    print("\n#### Kirkby2013: wild type vs beta2-nAChR knockout (medians; 11 retinas each)\n")
     k = r[r["source"] == "Kirkby2013"].copy()
     k["pair"] = k["file"].str.extract(r"Kirkby2013_(\d+)_")[0]
     k["group"] = np.where(k["file"].str.contains("_WT_"), "WT", "B2KO")
@@ -115,7 +115,7 @@ def main() -> None:
     print("|---|---|---|---|")
     _paired(k950)
 
-    print("\n### Cotterill2016 hiPSC networks: measures vs days in vitro\n")
+    print("\n#### Cotterill2016 hiPSC networks: measures vs days in vitro\n")
     c["age"] = pd.cut(c["days_in_vitro"], [0, 21, 35, 60, 200],
                       labels=["<=21 d", "22-35 d", "36-60 d", ">60 d"])
     print(_table(c, "age"))

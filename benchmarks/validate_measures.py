@@ -41,7 +41,7 @@ def main() -> None:
     seeds = iter(child_seeds(args.seed, 10_000))
     T = 10_000.0
 
-    print("### Synchrony of independent Poisson trains (10 Hz, 10 s)\n")
+    print("#### Synchrony of independent Poisson trains (10 Hz, 10 s)\n")
     print("| N | chi | 1/sqrt(N) | Kuramoto R | chance sqrt(pi/4N) | mean pairwise r (10 ms) |")
     print("|---|---|---|---|---|---|")
     for n in (10, 30, 100, 300, 1000):
@@ -55,7 +55,7 @@ def main() -> None:
         print(f"| {n} | {_fmt(chi)} | {1 / math.sqrt(n):.4f} | {_fmt(kur)} | "
               f"{m.kuramoto_chance_level(n):.4f} | {_fmt(cor)} |")
 
-    print("\n### Gamma renewal trains (40 units, 20 Hz, 50 s)\n")
+    print("\n#### Gamma renewal trains (40 units, 20 Hz, 50 s)\n")
     print("| shape k | mean CV ISI | 1/sqrt(k) | mean Fano (1 s windows) | 1/k |")
     print("|---|---|---|---|---|")
     for k in (0.5, 1.0, 2.0, 4.0, 8.0):
@@ -67,7 +67,7 @@ def main() -> None:
             fano.append(m.mean_fano_factor(t, u, **kw, window_ms=1_000.0))
         print(f"| {k} | {_fmt(cv)} | {1 / math.sqrt(k):.4f} | {_fmt(fano)} | {1 / k:.4f} |")
 
-    print("\n### Shared-input Poisson model (30 units, 20 Hz, 50 s; 50 ms bins)\n")
+    print("\n#### Shared-input Poisson model (30 units, 20 Hz, 50 s; 50 ms bins)\n")
     print("| c | mean pairwise r | expected c | chi | sqrt(c + (1-c)/N) |")
     print("|---|---|---|---|---|")
     for c in (0.0, 0.05, 0.1, 0.25, 0.5, 1.0):
@@ -79,7 +79,7 @@ def main() -> None:
             chi.append(m.spike_train_chi(t, u, **kw))
         print(f"| {c} | {_fmt(cor)} | {c} | {_fmt(chi)} | {math.sqrt(c + (1 - c) / 30):.4f} |")
 
-    print("\n### Oscillating population rate (200 units, 10 Hz mean, depth 0.5, 5 s)\n")
+    print("\n#### Oscillating population rate (200 units, 10 Hz mean, depth 0.5, 5 s)\n")
     print("| f (Hz) | peak frequency (Hz) | peak / mean PSD |")
     print("|---|---|---|")
     for f in (4.0, 10.0, 23.5, 40.0, 80.0):
