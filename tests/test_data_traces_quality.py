@@ -13,9 +13,14 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hetfit.data_adapters.traces import (
+    CELL_FEATURES,
     LIFNeuron,
+    StepProtocol,
+    SweepSet,
     SynapticEvent,
     compute_features,
     simulate_steps,
@@ -128,3 +133,34 @@ def test_no_spikes_and_no_hyperpolarizing_steps_give_reasons():
     assert np.isnan(cell["capacitance_pF"].value) and "tau_m" in cell["capacitance_pF"].reason
     row = cell.to_row()
     assert row["qc_rheobase_pA"] == "missing" and "no spikes" in row["qc_reason_rheobase_pA"]
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), kind=st.sampled_from(["noise", "flat", "uniform",
+                                                             "spiky"]),
+       n_sweeps=st.integers(1, 5), dt=st.sampled_from([0.05, 0.1, 0.2]))
+def test_feature_contract_holds_on_arbitrary_traces(seed, kind, n_sweeps, dt):
+    """Whatever the voltage, every feature is either a finite ok/warn value or NaN + reason."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(200, 2000))
+    t = np.arange(n) * dt
+    if kind == "noise":
+        v = rng.normal(-70.0, rng.uniform(0.0, 5.0), (n_sweeps, n))
+    elif kind == "flat":
+        v = np.full((n_sweeps, n), -70.0)
+    elif kind == "uniform":
+        v = rng.uniform(-100.0, 50.0, (n_sweeps, n))
+    else:
+        v = np.full((n_sweeps, n), -65.0)
+        for row in v:
+            for i in rng.integers(0, n - 20, 5):
+                row[i:i + 10] = np.linspace(-40.0, 30.0, 10)
+    amps = rng.choice([-100.0, -50.0, 0.0, 50.0, 100.0, 200.0], n_sweeps)
+    sweeps = SweepSet.from_arrays(t, v, protocol=StepProtocol(t[n // 5], t[4 * n // 5], amps))
+    cell = compute_features(sweeps)
+    assert list(cell.features) == list(CELL_FEATURES)
+    for name, feat in cell.features.items():
+        if feat.flag == "missing":
+            assert np.isnan(feat.value) and feat.reason, name
+        else:
+            assert feat.flag in ("ok", "warn") and np.isfinite(feat.value), name

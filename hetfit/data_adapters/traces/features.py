@@ -154,6 +154,10 @@ def _missing(reason: str) -> Feature:
 
 
 def _with(value: float, problems: list[str], sweeps=()) -> Feature:
+    if not math.isfinite(value):  # e.g. a zero deflection: never report NaN as ok
+        return Feature(float("nan"), MISSING, "; ".join(["not measurable (no finite value)",
+                                                          *problems]),
+                       tuple(int(s) for s in sweeps))
     return Feature(float(value), WARN if problems else OK, "; ".join(problems),
                    tuple(int(s) for s in sweeps))
 

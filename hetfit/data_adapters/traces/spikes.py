@@ -138,7 +138,8 @@ def _upstroke_delay(t: np.ndarray, dv: np.ndarray, onset: int, peak: int) -> flo
     if peak <= onset:
         return 0.0
     seg = dv[onset:peak + 1]
-    k = int(np.flatnonzero(seg >= 0.5 * seg.max())[0])
+    top = float(seg.max())
+    k = int(np.flatnonzero(seg >= (0.5 * top if top > 0 else top))[0])
     return float(t[onset + k] - t[onset])
 
 
