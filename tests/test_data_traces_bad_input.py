@@ -205,6 +205,30 @@ def test_nwb_current_clamp_without_stimulus(sweeps, tmp_path):
     np.testing.assert_allclose(rescued.amplitudes_pA, AMPS)
 
 
+@needs_pynwb
+def test_nwb_with_two_cells_needs_an_electrode(sweeps, tmp_path):
+    from pynwb.icephys import CurrentClampSeries, CurrentClampStimulusSeries
+
+    pynwb, nwb, e0 = _nwbfile()
+    e1 = nwb.create_icephys_electrode(name="e1", description="second cell",
+                                      device=nwb.devices["amp"])
+    for elec, shift in ((e0, 0.0), (e1, 5.0)):
+        for k, sw in enumerate(sweeps[:3]):
+            stim = CurrentClampStimulusSeries(name=f"s_{elec.name}_{k}", data=sw.current_pA,
+                                              conversion=1e-12, rate=1e4, electrode=elec,
+                                              gain=1.0, starting_time=float(k))
+            resp = CurrentClampSeries(name=f"r_{elec.name}_{k}", data=sw.voltage_mV + shift,
+                                      conversion=1e-3, rate=1e4, electrode=elec, gain=1.0,
+                                      starting_time=float(k))
+            nwb.add_intracellular_recording(electrode=elec, stimulus=stim, response=resp)
+    path = _write(pynwb, nwb, tmp_path / "two.nwb")
+    with pytest.raises(SchemaError, match="2 electrodes"):
+        read_nwb(path)
+    one = read_nwb(path, electrode="e1")
+    assert len(one) == 3 and one.cell_id == "two/e1"
+    np.testing.assert_allclose(one[2].voltage_mV, sweeps[2].voltage_mV + 5.0)
+
+
 def test_nwb_wrong_electrode(good_nwb):
     with pytest.raises(SchemaError, match="electrode 'e9'"):
         read_nwb(good_nwb, electrode="e9")

@@ -168,3 +168,18 @@ def test_cell_table_from_real_recordings(shared_data):
     assert "no spikes" in df.loc[1, "qc_reason_rheobase_pA"]
     assert table.report.rows_read == 2 and table.report.rows_kept == 2
     assert set(read_sweeps(paths[0]).amplitudes_pA) == set(np.arange(0.0, 291.0, 10.0))
+
+
+@pytest.mark.data
+def test_abf_command_source_choice(shared_data):
+    """The protocol of 2020_03_02_0000 says -200 to 550 pA in 50 pA steps; the current the
+    amplifier recorded (channel 1) differs for positive steps.  'auto' follows the recording."""
+    from hetfit.data_adapters.traces import read_abf
+
+    path = shared_data("abf_current_clamp", "2020_03_02_0000.abf")
+    protocol = read_abf(path, command="protocol")
+    np.testing.assert_allclose(protocol.amplitudes_pA, np.arange(-200.0, 551.0, 50.0))
+    auto = read_abf(path)
+    assert auto.amplitudes_pA[0] == pytest.approx(-200.0, abs=2.0)  # agree when negative
+    assert auto.amplitudes_pA[6] == pytest.approx(50.0, abs=2.0)  # protocol says 100 pA
+    assert any("recorded current" in n for n in auto.notes)
