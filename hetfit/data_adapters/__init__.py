@@ -7,6 +7,8 @@
 - ``read_allen_specimens`` / ``read_allen_cache`` / ``read_allen_ephys_features`` /
   ``read_allen`` (``allen``): the Allen Cell Types Database, with or without allensdk.
 - ``load_dataset`` and one loader per public table (``datasets``).
+- :class:`Recording` / ``read_recording`` (``activity``): recorded spike trains from NWB
+  Units, CSV, neo and MEA HDF5 files.
 - ``schema``: canonical feature names, units and plausible ranges.
 
 Names are resolved lazily (PEP 562) so importing this package stays cheap.
@@ -35,6 +37,8 @@ _EXPORTS = {
     "DATASETS": "datasets",
     "load_dataset": "datasets",
     "link_donors": "datasets",
+    "Recording": "activity",
+    "read_recording": "activity",
     "FEATURES": "schema",
     "ID_COLUMNS": "schema",
     "LABEL_COLUMNS": "schema",
