@@ -566,7 +566,11 @@ def _fi_slope(sweeps, amps, nums, counts, rheo: Feature, spikes, st) -> Feature:
     if indep:
         problems.append(f"spikes counted by the independent detector in sweeps "
                         f"{[int(x) for x in indep[:5]]}")
-    slope = float(np.polyfit(amps[sel], rates[: last + 1], 1)[0])
+    x, y = amps[sel], rates[: last + 1]
+    sxx = float(np.sum((x - x.mean()) ** 2))
+    if sxx == 0:
+        return _missing("the suprathreshold steps all have the same amplitude")
+    slope = float(np.sum((x - x.mean()) * (y - y.mean())) / sxx)  # least squares
     return _with(slope, problems, nums[sel])
 
 
