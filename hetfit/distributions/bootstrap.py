@@ -186,47 +186,12 @@ def weighted_cauchy_mle(
     if bad0.any():
         scale2 = np.where(bad0, (0.5 * weighted_sd(x, w)) ** 2, scale2)
     scale2 = np.where(np.isfinite(scale2) & (scale2 > floor), scale2, max(floor, 1e-12))
-    active = m > 0
-    ll = np.full(m.shape, -np.inf)
-    ll[active] = _cauchy_loglik(xr if shared else xr[active], w[active], loc[active],
-                                scale2[active])
-    for _ in range(max_iter):
-        if not active.any():
-            break
-        xa = xr if shared else xr[active]
-        wa, la, sa = w[active], loc[active], scale2[active]
-        r = xa - la[:, None]
-        r2 = r * r
-        d = sa[:, None] + r2
-        g_mu = (wa * 2.0 * r / d).sum(axis=1)
-        g_s = (wa * (r2 - sa[:, None]) / d).sum(axis=1)
-        h_mm = (wa * 2.0 * (r2 - sa[:, None]) / d**2).sum(axis=1)
-        h_ss = -(wa * 4.0 * sa[:, None] * r2 / d**2).sum(axis=1)
-        h_ms = -(wa * 4.0 * sa[:, None] * r / d**2).sum(axis=1)
-        det = h_mm * h_ss - h_ms**2
-        neg_def = (h_mm < 0) & (det > 0)
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            d_mu = -(h_ss * g_mu - h_ms * g_s) / det
-            d_s = np.clip(-(-h_ms * g_mu + h_mm * g_s) / det, -2.0, 2.0)
-            n_loc = np.where(neg_def, la + d_mu, la)
-            n_s2 = np.maximum(np.where(neg_def, sa * np.exp(2.0 * d_s), sa), floor)
-            n_ll = _cauchy_loglik(xa, wa, n_loc, n_s2)
-        la_ll = ll[active]
-        bad = ~neg_def | ~np.isfinite(n_ll) | (n_ll < la_ll - 1e-12 * np.abs(la_ll))
-        if bad.any():
-            # EM step (monotone) where Newton failed
-            xb = xa if shared else xa[bad]
-            tau = wa[bad] * (2.0 * sa[bad, None] / d[bad])
-            e_loc = (tau * xb).sum(axis=1) / tau.sum(axis=1)
-            e_s2 = (tau * (xb - e_loc[:, None]) ** 2).sum(axis=1) / m[active][bad]
-            n_loc[bad] = e_loc
-            n_s2[bad] = np.maximum(e_s2, floor)
-            n_ll[bad] = _cauchy_loglik(xb, wa[bad], e_loc, n_s2[bad])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            step = np.maximum(np.abs(n_loc - la) / np.sqrt(n_s2), np.abs(np.log(n_s2 / sa)))
-        idx = np.flatnonzero(active)
-        loc[idx], scale2[idx], ll[idx] = n_loc, n_s2, n_ll
-        active[idx[((step <= rtol) & ~bad) | (n_s2 <= floor)]] = False
+    from hetfit.distributions._kernels import cauchy_mle_rows
+
+    loc = np.ascontiguousarray(loc, dtype=np.float64)
+    scale2 = np.ascontiguousarray(scale2, dtype=np.float64)
+    cauchy_mle_rows(np.ascontiguousarray(xr), np.ascontiguousarray(w), loc, scale2,
+                    float(floor), int(max_iter), float(rtol))
     degenerate = (m <= 0) | (scale2 <= floor * (1.0 + 1e-9))
     if shared and x.size:
         order = np.argsort(x, kind="stable")

@@ -193,12 +193,10 @@ def permutation_spread_test(
     if n_perm < 99:
         raise ParameterError(f"n_perm must be >= 99, got {n_perm}")
     # observed statistic, then permuted assignments (rows) of units to condition b
-    assign = np.empty((n_perm + 1, n_units), dtype=np.float64)
+    assign = np.zeros((n_perm + 1, n_units), dtype=np.float64)
     assign[0] = is_b_unit
-    for r in range(1, n_perm + 1):
-        row = np.zeros(n_units)
-        row[rng.choice(n_units, n_b_units, replace=False)] = 1.0
-        assign[r] = row
+    chosen = np.argsort(rng.random((n_perm, n_units)), axis=1)[:, :n_b_units]
+    np.put_along_axis(assign[1:], chosen, 1.0, axis=1)
     wb = assign[:, unit_of_cell]
     wa = 1.0 - wb
     with np.errstate(invalid="ignore", divide="ignore"):
