@@ -228,8 +228,28 @@ def _plausible(name: str, feat: Feature) -> Feature:
     return Feature(float("nan"), MISSING, reason, feat.sweeps)
 
 
-def _spikes_in(t: np.ndarray, lo_ms: float, hi_ms: float) -> int:
-    return int(np.sum((t >= lo_ms) & (t < hi_ms)))
+def _sweep_row(sw, lv: SweepLevels, sp: SweepSpikes | None, n_base: int | None) -> dict:
+    """The per-sweep measurements reported in :attr:`CellFeatures.sweeps`."""
+    return {
+        "sweep_number": sw.sweep_number, "label": sw.label,
+        "amplitude_pA": sw.stim_amplitude_pA, "holding_pA": sw.holding_pA,
+        "stim_start_ms": sw.stim_start_ms, "stim_end_ms": sw.stim_end_ms,
+        "baseline_mV": lv.baseline_mV, "baseline_noise_mV": lv.baseline_noise_mV,
+        "steady_state_mV": lv.steady_state_mV, "deflection_mV": lv.deflection_mV,
+        "clipped": lv.clipped, "n_spikes": None if sp is None else sp.count,
+        "n_spikes_efel": None if sp is None else sp.n_efel,
+        "n_spikes_independent": None if sp is None else sp.n_independent,
+        "spike_source": "" if sp is None else sp.source,
+        "spikes_in_baseline": n_base, "issues": [] if sp is None else list(sp.issues),
+    }
+
+
+def _baseline_spikes(sw, lv: SweepLevels, st: FeatureSettings) -> int:
+    b0, b1 = lv.baseline_window_ms
+    if not math.isfinite(b0):
+        return 0
+    return int(independent_peaks(sw.voltage_mV, sw.dt_ms, st.spikes, sw.index_of(b0),
+                                 sw.index_of(b1) + 1).size)
 
 
 def compute_features(sweeps: SweepSet, settings: FeatureSettings | None = None) -> CellFeatures:
@@ -250,56 +270,29 @@ def compute_features(sweeps: SweepSet, settings: FeatureSettings | None = None) 
     if sweeps.dropped:
         notes.append(f"{len(sweeps.dropped)} sweep(s) dropped by the reader: "
                      + "; ".join(f"{n}: {r}" for n, r in sweeps.dropped[:5]))
-    levels: list[SweepLevels] = []
-    spikes: list[SweepSpikes] = []
-    rows = []
-    for sw in sweeps:
-        lv = sweep_levels(sw, st.baseline_ms, st.steady_state_fraction)
-        sp = sweep_spikes(sw, st.spikes)
-        levels.append(lv)
-        spikes.append(sp)
-        b0, b1 = lv.baseline_window_ms
-        n_base = int(independent_peaks(sw.voltage_mV, sw.dt_ms, st.spikes,
-                                       sw.index_of(b0), sw.index_of(b1) + 1).size) \
-            if math.isfinite(b0) else 0
-        rows.append({
-            "sweep_number": sw.sweep_number, "label": sw.label,
-            "amplitude_pA": sw.stim_amplitude_pA, "holding_pA": sw.holding_pA,
-            "stim_start_ms": sw.stim_start_ms, "stim_end_ms": sw.stim_end_ms,
-            "baseline_mV": lv.baseline_mV, "baseline_noise_mV": lv.baseline_noise_mV,
-            "steady_state_mV": lv.steady_state_mV, "deflection_mV": lv.deflection_mV,
-            "clipped": lv.clipped, "n_spikes": sp.count, "n_spikes_efel": sp.n_efel,
-            "n_spikes_independent": sp.n_independent, "spike_source": sp.source,
-            "spikes_in_baseline": n_base, "issues": list(sp.issues),
-        })
-    pulses = fixed_pulses(sweeps) if st.use_fixed_pulses else []
-    p_levels = [sweep_levels(p, st.baseline_ms, st.steady_state_fraction) for p in pulses]
-    p_counts = [sweep_spikes(p, st.spikes).count for p in pulses]
-    for p, lv, c in zip(pulses, p_levels, p_counts):
-        notes.append(f"passive features also use the {p.label} (sweep number {p.sweep_number})")
-        rows.append({
-            "sweep_number": p.sweep_number, "label": p.label, "amplitude_pA": p.stim_amplitude_pA,
-            "holding_pA": p.holding_pA, "stim_start_ms": p.stim_start_ms,
-            "stim_end_ms": p.stim_end_ms, "baseline_mV": lv.baseline_mV,
-            "baseline_noise_mV": lv.baseline_noise_mV, "steady_state_mV": lv.steady_state_mV,
-            "deflection_mV": lv.deflection_mV, "clipped": lv.clipped, "n_spikes": c,
-            "n_spikes_efel": None, "n_spikes_independent": None, "spike_source": "",
-            "spikes_in_baseline": None, "issues": [],
-        })
     if len(sweeps) < st.min_sweeps:
         notes.append(f"only {len(sweeps)} sweep(s): too few for a step protocol "
                      f"(at least {st.min_sweeps} expected)")
+    levels = [sweep_levels(sw, st.baseline_ms, st.steady_state_fraction) for sw in sweeps]
+    spikes = [sweep_spikes(sw, st.spikes) for sw in sweeps]
+    base_spikes = np.array([_baseline_spikes(sw, lv, st) for sw, lv in zip(sweeps, levels)])
+    rows = [_sweep_row(sw, lv, sp, int(nb))
+            for sw, lv, sp, nb in zip(sweeps, levels, spikes, base_spikes)]
+    # fixed pre-step pulses: extra hyperpolarizing steps for the passive features only
+    pulses = fixed_pulses(sweeps) if st.use_fixed_pulses else []
+    p_levels = [sweep_levels(p, st.baseline_ms, st.steady_state_fraction) for p in pulses]
+    p_spikes = [sweep_spikes(p, st.spikes) for p in pulses]
+    for p, lv, sp in zip(pulses, p_levels, p_spikes):
+        notes.append(f"passive features also use the {p.label} (sweep number {p.sweep_number})")
+        rows.append(_sweep_row(p, lv, sp, None))
 
     amps = np.array([sw.stim_amplitude_pA for sw in sweeps])
     nums = np.array([sw.sweep_number for sw in sweeps])
     counts = np.array([sp.count for sp in spikes])
     noise = np.array([lv.baseline_noise_mV for lv in levels])
-    clipped = np.array([lv.clipped for lv in levels])
-    base_spikes = np.array([r["spikes_in_baseline"] for r in rows[: len(sweeps)]])
     med_noise = float(np.nanmedian(noise)) if np.any(np.isfinite(noise)) else float("nan")
-    noisy = math.isfinite(med_noise) and med_noise > st.max_noise_mV
     noise_msg = (f"noisy baseline (noise SD {med_noise:.2f} mV > {st.max_noise_mV:g} mV)"
-                 if noisy else "")
+                 if math.isfinite(med_noise) and med_noise > st.max_noise_mV else "")
 
     feats: dict[str, Feature] = {}
     feats["v_rest_mV"], baseline = _rest(sweeps, levels, base_spikes, noise_msg, st)
@@ -308,29 +301,19 @@ def compute_features(sweeps: SweepSet, settings: FeatureSettings | None = None) 
                  "detection and thresholds unreliable" if depolarised else "")
 
     rheo, spiking_index = _rheobase(amps, nums, counts, len(sweeps), st)
-    if rheo.flag != MISSING:
-        near = [i for i in range(len(sweeps)) if 0 <= amps[i] <= rheo.value
-                and spikes[i].source != "efel"]
-        if near:
-            rheo = Feature(rheo.value, WARN, "; ".join(filter(None, [
-                rheo.reason, "spike counts from the independent detector (eFEL disagreed) in "
-                f"sweep(s) {[int(nums[i]) for i in near][:5]}"])), rheo.sweeps)
-    if rheo.flag != MISSING and spiking_index is not None \
-            and bool(np.all(spikes[spiking_index].onset_suspect)):
-        rheo = Feature(rheo.value, WARN, "; ".join(filter(None, [
-            rheo.reason, f"every spike at {rheo.value:g} pA rides on a preceding depolarizing "
-            "event (EPSP?): the rheobase may be underestimated"])), rheo.sweeps)
+    rheo = _qualify_rheobase(rheo, spiking_index, amps, nums, spikes)
     feats["rheobase_pA"] = rheo
-    spike_feats = _spike_shape(sweeps, spikes, spiking_index, amps, noise_msg, depol_msg)
-    feats.update(spike_feats)
+    feats.update(_spike_shape(sweeps, spikes, spiking_index, amps, noise_msg, depol_msg))
     # passive features: main steps plus fixed hyperpolarizing pulses
     all_sweeps = list(sweeps) + pulses
-    p_amps = np.concatenate([amps, [p.stim_amplitude_pA for p in pulses]])
-    p_nums = np.concatenate([nums, [p.sweep_number for p in pulses]]).astype(int)
-    p_counts = np.concatenate([counts, p_counts]).astype(int)
-    p_clipped = np.concatenate([clipped, [lv.clipped for lv in p_levels]]).astype(bool)
     all_levels = levels + p_levels
-    passive = (p_amps, p_nums, p_counts, p_clipped, all_levels)
+    passive = (
+        np.array([sw.stim_amplitude_pA for sw in all_sweeps]),
+        np.array([sw.sweep_number for sw in all_sweeps], dtype=int),
+        np.array([sp.count for sp in spikes + p_spikes], dtype=int),
+        np.array([lv.clipped for lv in all_levels], dtype=bool),
+        all_levels,
+    )
     feats["r_input_MOhm"] = _rin(*passive, noise_msg, st)
     feats["tau_m_ms"] = _tau(all_sweeps, *passive, noise_msg, st)
     feats["sag"] = _sag(all_sweeps, *passive, st)
@@ -381,6 +364,24 @@ def _rest(sweeps, levels, base_spikes, noise_msg, st) -> tuple[Feature, float]:
     if value > st.depolarised_mV:
         problems.append(f"depolarised baseline ({value:.1f} mV)")
     return _with(value, problems, [n for n, u in zip(nums, use) if u]), value
+
+
+def _qualify_rheobase(rheo: Feature, spiking_index, amps, nums, spikes) -> Feature:
+    """Warn when the rheobase rests on the independent detector or on synaptic spikes."""
+    if rheo.flag == MISSING:
+        return rheo
+    extra = []
+    near = [i for i in range(len(amps)) if 0 <= amps[i] <= rheo.value
+            and spikes[i].source != "efel"]
+    if near:
+        extra.append("spike counts from the independent detector (eFEL disagreed) in "
+                     f"sweep(s) {[int(nums[i]) for i in near][:5]}")
+    if spiking_index is not None and bool(np.all(spikes[spiking_index].onset_suspect)):
+        extra.append(f"every spike at {rheo.value:g} pA rides on a preceding depolarizing "
+                     "event (EPSP?): the rheobase may be underestimated")
+    if not extra:
+        return rheo
+    return Feature(rheo.value, WARN, "; ".join(filter(None, [rheo.reason, *extra])), rheo.sweeps)
 
 
 def _rheobase(amps, nums, counts, n_sweeps, st) -> tuple[Feature, int | None]:
