@@ -164,3 +164,17 @@ def test_feature_contract_holds_on_arbitrary_traces(seed, kind, n_sweeps, dt):
             assert np.isnan(feat.value) and feat.reason, name
         else:
             assert feat.flag in ("ok", "warn") and np.isfinite(feat.value), name
+
+
+def test_efel_settings_are_per_trace_and_leave_efel_globals_alone():
+    import efel
+
+    sweep = simulate()[K_RHEO + 3]  # spikes peak at +30 mV
+    high = sweep_spikes(sweep, SpikeSettings(threshold_mV=35.0))
+    assert high.n_efel == 0 and high.n_independent > 0  # our threshold reached eFEL
+    lo, hi = sweep.stim_slice.start, sweep.stim_slice.stop
+    plain = efel.get_feature_values(
+        [{"T": sweep.time_ms[lo:hi], "V": sweep.voltage_mV[lo:hi],
+          "stim_start": [sweep.time_ms[lo]], "stim_end": [sweep.time_ms[hi - 1]]}],
+        ["peak_time"], raise_warnings=False)[0]["peak_time"]
+    assert plain is not None and len(plain) == high.n_independent  # eFEL default (-20 mV)
