@@ -10,9 +10,10 @@ Definitions (sweeps are grouped by step amplitude):
 
 ``rheobase_pA``
     Smallest positive step with at least one spike during the step.  Missing when no step
-    spikes, when the cell already fires at 0 pA, or when the smallest step spikes (the
-    rheobase is then only bounded).  ``warn`` when the bracket (largest silent step below it)
-    is wider than ``max_rheobase_step_fraction`` of the rheobase, or a larger step is silent.
+    spikes, when the cell already fires at 0 pA, when the smallest step spikes (the rheobase
+    is then only bounded), or when the bracket (largest silent step below it) is wider than
+    ``max_rheobase_bracket_fraction`` of the rheobase.  ``warn`` when the bracket is wider
+    than ``max_rheobase_step_fraction``, or a larger step is silent.
 ``v_threshold_mV``, ``ap_width_ms``, ``ap_amplitude_mV``
     eFEL ``AP_begin_voltage``, ``AP_duration_half_width`` and peak minus threshold of the
     first spike at rheobase (or of the first spiking step), skipping spikes whose onset sits
@@ -98,8 +99,10 @@ class FeatureSettings:
         Spread of the baselines across sweeps above which the resting potential is flagged.
     min_spikes_adaptation:
         Spikes needed on a step for adaptation and mean ISI.
-    max_rheobase_step_fraction:
-        Rheobase bracket (step resolution) above this fraction of the rheobase is flagged.
+    max_rheobase_step_fraction, max_rheobase_bracket_fraction:
+        The rheobase is bracketed by the largest silent step below it: a bracket wider than
+        the first fraction of the rheobase is flagged, wider than the second it is too
+        coarse to report (missing).
     min_sweeps:
         Fewer sweeps than this are flagged at the cell level.
     use_fixed_pulses:
@@ -119,6 +122,7 @@ class FeatureSettings:
     max_baseline_spread_mV: float = 5.0
     min_spikes_adaptation: int = 4
     max_rheobase_step_fraction: float = 0.25
+    max_rheobase_bracket_fraction: float = 0.5
     min_sweeps: int = 3
     use_fixed_pulses: bool = True
 
@@ -407,6 +411,9 @@ def _rheobase(amps, nums, counts, n_sweeps, st) -> tuple[Feature, int | None]:
     if n_sweeps < st.min_sweeps:
         problems.append(f"only {n_sweeps} sweep(s)")
     gap = a_r - a_l
+    if gap > st.max_rheobase_bracket_fraction * a_r:
+        return _missing(f"steps too coarse: the rheobase lies somewhere in ({a_l:g}, {a_r:g}] "
+                        "pA"), first_spiking
     if gap > st.max_rheobase_step_fraction * a_r:
         problems.append(f"coarse steps: rheobase lies in ({a_l:g}, {a_r:g}] pA")
     silent_above = sorted({float(amps[i]) for i in np.flatnonzero(amps > a_r) if counts[i] == 0})
