@@ -438,7 +438,10 @@ class WidthEstimator:
         if missing:
             raise SchemaError(f"feature column(s) not in the table: {missing}",
                               hint=f"columns available: {sorted(map(str, df.columns))}")
-        bad = [f for f in self.features if not np.issubdtype(df[f].dtype, np.number)]
+        from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+        bad = [f for f in self.features
+               if not is_numeric_dtype(df[f]) or is_bool_dtype(df[f])]
         if bad:
             raise SchemaError(f"feature column(s) are not numeric: {bad}",
                               hint="convert them to numbers (units in the column name)")
@@ -517,10 +520,12 @@ class WidthEstimator:
         usable = [i for i in range(len(features)) if np.ptp(data[ok, i]) > 0] if ok.sum() else []
         if ok.sum() < 5 or len(usable) < 2:
             return {"features": features, "spearman": None, "n": int(ok.sum()),
-                    "note": "fewer than 5 cells with every feature: no correlations"}
+                    "note": "fewer than 5 cells with every feature, or fewer than 2 "
+                    "non-constant features: no correlations"}
         rho = np.eye(len(features))
         r = stats.spearmanr(data[ok][:, usable]).correlation
-        r = np.atleast_2d(r)
+        if np.ndim(r) == 0:  # two variables: scipy returns the coefficient itself
+            r = np.array([[1.0, float(r)], [float(r), 1.0]])
         for a, i in enumerate(usable):
             for b, j in enumerate(usable):
                 rho[i, j] = r[a, b]
