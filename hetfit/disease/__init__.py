@@ -1,1 +1,76 @@
-"""hetfit.disease"""
+"""hetfit.disease: healthy vs diseased tissue through within-type heterogeneity.
+
+What loss of within-type heterogeneity does to synchrony and resilience, measured on data
+and on models:
+
+- :mod:`~hetfit.disease.conditions`: two conditions of the same cell types (e.g. cortex
+  resected for epilepsy vs for tumor access) -> per-type spread estimates with donor-level
+  CIs and spread tests -> networks built from each condition's widths -> synchrony and
+  resilience on each, with uncertainty from resampling donors/cells and network seeds.
+- :mod:`~hetfit.disease.sweeps`: heterogeneity-loss sweeps (a width scaled from its measured
+  value down to zero and up): synchrony (chi, order parameter, spectral peak), the transition
+  to synchrony, resilience (distance D, return time, spectral radius), bistability width
+  (mean field), response to a sudden input step.
+- :mod:`~hetfit.disease.power`: how many cells/donors a study needs to detect a given change of
+  spread (power curve, minimum n for 80 % power), by simulation with donor effects.
+- :mod:`~hetfit.disease.presets`: the public Allen human cells split by donor disease state and
+  the Rich et al. 2022 L5 table (epileptogenic vs non-epileptogenic).
+- :mod:`~hetfit.disease.report`: JSON + figures + Markdown/HTML report.
+
+Names are resolved lazily (PEP 562), so ``import hetfit.disease`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    # conditions
+    "Condition": "conditions",
+    "NetworkMapping": "conditions",
+    "SpreadResults": "conditions",
+    "NetworkComparison": "conditions",
+    "ComparisonResult": "conditions",
+    "compare_spreads": "conditions",
+    "compare_networks": "conditions",
+    "run_comparison": "conditions",
+    "split_conditions": "conditions",
+    # sweeps
+    "Curve": "sweeps",
+    "Sweep": "sweeps",
+    "Transition": "sweeps",
+    "rate_network_sweep": "sweeps",
+    "izhikevich_sweep": "sweeps",
+    "meanfield_sweep": "sweeps",
+    "step_response_sweep": "sweeps",
+    "transition_width": "sweeps",
+    # power
+    "PowerCurve": "power",
+    "SpreadStudyDesign": "power",
+    "simulate_spread_study": "power",
+    "spread_power": "power",
+    "minimum_sample_size": "power",
+    # presets
+    "ComparisonPreset": "presets",
+    "PRESETS": "presets",
+    "load_preset": "presets",
+    "allen_human_preset": "presets",
+    "rich2022_preset": "presets",
+    # report
+    "write_comparison_report": "report",
+    "sweep_figures": "report",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        module = importlib.import_module(f"hetfit.disease.{_EXPORTS[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module 'hetfit.disease' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
