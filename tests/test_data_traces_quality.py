@@ -48,6 +48,9 @@ def test_clean_cell_has_no_flags():
     assert doc["features"]["rheobase_pA"] == {"value": RHEO, "flag": "ok", "reason": "",
                                               "sweeps": [K_RHEO]}
     assert len(doc["sweeps"]) == len(AMPS)
+    table = cell.sweeps_frame()
+    assert list(table["amplitude_pA"]) == list(AMPS)
+    assert (table["n_spikes"] == [NEURON.spike_count(a, 500.0) for a in AMPS]).sum() >= len(AMPS) - 2
 
 
 def test_epsp_before_the_first_spike_is_flagged_and_threshold_taken_from_a_clean_spike():

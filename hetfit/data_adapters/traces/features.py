@@ -215,6 +215,14 @@ class CellFeatures:
 
         return pd.DataFrame([self.to_row()])
 
+    def sweeps_frame(self):
+        """Per-sweep measurements (amplitude, baseline, steady state, spike counts from eFEL
+        and from the independent detector, issues) as a DataFrame, one row per sweep;
+        negative sweep numbers are fixed pre-step pulses."""
+        import pandas as pd
+
+        return pd.DataFrame(self.sweeps)
+
 
 # ------------------------------------------------------------------------------ helpers
 def _plausible(name: str, feat: Feature) -> Feature:
