@@ -224,6 +224,10 @@ def _qif_kernel(
                 continue
             vi = v[i]
             a = eta[i] + ext
+            if vi < 0.0 and h * vi < -1.0:
+                # Euler is unstable for v < -tau/dt (the step overshoots past the resting
+                # point): the result would be spurious spikes, so flag it.
+                diverged = True
             vi = vi + h * (vi * vi + a)
             if vi < v_floor:  # Euler overshoot below any resting point: unstable step
                 diverged = True
@@ -316,8 +320,9 @@ def simulate_qif(
     SpikeResult
         One population named ``"QIF"``; ``rates_hz`` has shape (1, n_bins).
         ``meta["mean_v"]`` holds the mean v of non-refractory neurons at the end of each bin.
-        ``diverged`` is True if the state became non-finite (the rates are then NaN after
-        the failure).
+        ``diverged`` is True if the state became non-finite or an Euler step was unstable
+        (some ``v < -tau/dt``: reduce ``dt_ms``); the rates are NaN from the failing bin on
+        and ``meta["status"]`` says why.
     """
     if not isinstance(params, QIFParams):
         raise ParameterError(f"params must be a QIFParams, got {type(params).__name__}")
@@ -396,5 +401,10 @@ def simulate_qif(
             "mean_v": mean_v,
             "wall_time_s": wall,
             "record_spikes": bool(record_spikes),
+            "status": (
+                f"diverged or unstable Euler step at t = {steps_done * dt_ms:.3f} ms "
+                f"(reduce dt_ms below {params.tau_ms / max(v_peak, 1.0):.4g} ms)"
+                if diverged else "ok"
+            ),
         },
     )

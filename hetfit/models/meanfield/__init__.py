@@ -23,6 +23,8 @@ from hetfit.models.meanfield.izhikevich import (
     IzhikevichMeanField,
     IzhikevichMFPopulation,
     gast2023_ei_meanfield,
+    meanfield_from_network,
+    network_input_series,
 )
 from hetfit.models.meanfield.mpr import MPRMeanField, mpr_fixed_point_rates, mpr_saddle_nodes
 from hetfit.models.meanfield.oscillations import dominant_frequency_hz, peak_frequency_hz
@@ -40,6 +42,8 @@ __all__ = [
     "MeanFieldResult",
     "dominant_frequency_hz",
     "gast2023_ei_meanfield",
+    "meanfield_from_network",
+    "network_input_series",
     "mpr_fixed_point_rates",
     "mpr_saddle_nodes",
     "peak_frequency_hz",

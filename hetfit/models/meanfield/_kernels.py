@@ -44,15 +44,15 @@ def mpr_rhs(y, p, inp, dy):  # pragma: no cover - compiled
 # ---------------------------------------------------------------------------------------
 # Izhikevich populations with Lorentzian thresholds (Gast, Solla & Kennedy 2023), P pops.
 # p = [P, per population a (IZH_NPP values): C, k, v_r, v_theta, Delta, eta, b, tau_u,
-#      kappa, E_syn, tau_syn, then W (P x P, row = postsynaptic, nS) = g_ab * J_ab]
+#      kappa, E_syn, tau_syn, Delta_eta, then W (P x P, row = postsynaptic, nS) = g_ab * J_ab]
 # y = [r (P), v (P), u (P), x (P)];  x_b: tau_b dx_b/dt = -x_b + tau_b r_b, so the
 # synaptic activation of the b -> a synapse is s_ab = J_ab x_b.
-# C dr_a/dt = Delta k^2 (v - v_r)/(pi C) + r (k (2 v - v_r - v_theta) - G_a)
+# C dr_a/dt = (Delta k^2 (v - v_r) + k Delta_eta)/(pi C) + r (k (2 v - v_r - v_theta) - G_a)
 # C dv_a/dt = k v (v - v_r - v_theta) + k v_r v_theta + eta + I - u + sum_b W_ab x_b (E_b - v)
 #             - pi C r (Delta + pi C r / k)
 # du_a/dt   = (b (v - v_r) - u) / tau_u + kappa r,     G_a = sum_b W_ab x_b
 # ---------------------------------------------------------------------------------------
-IZH_NPP = 11
+IZH_NPP = 12
 
 
 @njit(cache=True)
@@ -70,6 +70,7 @@ def izh_rhs(y, p, inp, dy):  # pragma: no cover - compiled
         b = p[base + 6]
         tau_u = p[base + 7]
         kappa = p[base + 8]
+        d_eta = p[base + 11]
         r = y[a]
         v = y[P + a]
         u = y[2 * P + a]
@@ -80,7 +81,9 @@ def izh_rhs(y, p, inp, dy):  # pragma: no cover - compiled
             G += w
             GE += w * p[1 + q * IZH_NPP + 9]
         pcr = math.pi * C * r
-        dy[a] = (dlt * k * k * (v - v_r) / (math.pi * C) + r * (k * (2.0 * v - v_r - v_t) - G)) / C
+        dy[a] = (
+            (dlt * k * k * (v - v_r) + k * d_eta) / (math.pi * C) + r * (k * (2.0 * v - v_r - v_t) - G)
+        ) / C
         dy[P + a] = (
             k * v * (v - v_r - v_t) + k * v_r * v_t + eta + inp[a] - u + GE - G * v
             - pcr * (dlt + pcr / k)

@@ -4,7 +4,7 @@ Gast, Solla & Kennedy (2023), "Macroscopic dynamics of neural networks with hete
 spiking thresholds", Phys. Rev. E 107, 024306 (arXiv 2209.03501), in the dimensional form of
 DESIGN.md.  For population a (P populations, conductance synapses per presynaptic type)::
 
-    C dr/dt = Delta_v k^2 (v - v_r) / (pi C) + r (k (2 v - v_r - v_theta) - G)
+    C dr/dt = (Delta_v k^2 (v - v_r) + k Delta_eta) / (pi C) + r (k (2 v - v_r - v_theta) - G)
     C dv/dt = k v (v - v_r - v_theta) + k v_r v_theta + eta + I(t) - u
               + sum_b W_ab x_b (E_b - v) - pi C r (Delta_v + pi C r / k)
     du/dt   = (b (v - v_r) - u) / tau_u + kappa r
@@ -19,7 +19,11 @@ with ``B = -k (v_r + theta) - G`` and ``A = k v_r theta + eta + I - u + G E``.  
 density of ``v`` stays Lorentzian under it, its complex parameter ``z = y + i x`` obeying the
 same equation, and for Lorentzian ``theta`` the population average is the value at the pole
 ``theta = v_theta - i Delta_v``.  With the rate ``r = k x / (pi C)`` and ``v = y`` this gives the
-first two equations.  The steps that are *not* exact for the network:
+first two equations (a Lorentzian spread ``Delta_eta`` of the drive adds ``i Delta_eta`` the
+same way).  Without adaptation (``b = kappa = 0``), with ``v_peak = -v_reset = inf`` and an
+untruncated Lorentzian, the reduction is exact for N -> inf (the tests check the fixed-point
+rate against the Lorentzian average of the single-neuron rate, with conductance coupling).
+The steps that are *not* exact for the network:
 
 * the recovery current ``u`` is treated as one population variable (the network has one
   ``u_i`` per neuron, which differs between fast and slow neurons);
@@ -45,10 +49,19 @@ from hetfit.errors import ParameterError
 from hetfit.models.meanfield import _kernels as K
 from hetfit.models.meanfield.base import MeanFieldModel
 
-__all__ = ["IzhikevichMFPopulation", "IzhikevichMeanField", "gast2023_ei_meanfield"]
+__all__ = [
+    "IzhikevichMFPopulation",
+    "IzhikevichMeanField",
+    "gast2023_ei_meanfield",
+    "meanfield_from_network",
+    "network_input_series",
+]
 
 # order of the per-population block in the packed parameter vector (see _kernels.izh_rhs)
-_POP_FIELDS = ("C", "k", "v_r", "v_theta", "delta_v", "eta", "b", "tau_u", "kappa", "E_r", "tau_s")
+_POP_FIELDS = (
+    "C", "k", "v_r", "v_theta", "delta_v", "eta", "b", "tau_u", "kappa", "E_r", "tau_s",
+    "delta_eta",
+)
 
 
 @dataclass(frozen=True)
@@ -81,6 +94,10 @@ class IzhikevichMFPopulation:
         Reversal potential (mV) of the synapses this population *makes*.
     tau_s:
         Decay time constant (ms) of the synapses this population makes, > 0.
+    delta_eta:
+        Half-width (pA) of a Lorentzian spread of the drive ``eta`` (independent of the
+        thresholds), >= 0; it adds ``k delta_eta / (pi C)`` to ``C dr/dt`` (exact, as in the
+        QIF model of Montbrió et al.).
     """
 
     name: str = "E"
@@ -95,6 +112,7 @@ class IzhikevichMFPopulation:
     kappa: float = 100.0
     E_r: float = 0.0
     tau_s: float = 6.0
+    delta_eta: float = 0.0
 
     def __post_init__(self) -> None:
         for f in _POP_FIELDS:
@@ -110,6 +128,11 @@ class IzhikevichMFPopulation:
             raise ParameterError(
                 f"population {self.name!r}: delta_v must be >= 0 mV, got {self.delta_v}",
                 hint="delta_v is the half-width of the threshold distribution (a spread)",
+            )
+        if self.delta_eta < 0:
+            raise ParameterError(
+                f"population {self.name!r}: delta_eta must be >= 0 pA, got {self.delta_eta}",
+                hint="delta_eta is the half-width of the drive distribution (a spread)",
             )
 
     def replace(self, **changes: Any) -> IzhikevichMFPopulation:
@@ -272,8 +295,9 @@ class IzhikevichMeanField(MeanFieldModel):
         G = x @ W.T
         GE = (x * c["E_r"]) @ W.T
         q = D * k * k / (math.pi * C)
+        qe = k * c["delta_eta"] / (math.pi * C)
         with np.errstate(divide="ignore", invalid="ignore"):
-            v = (q * vr + R * (k * (vr + vt) + G)) / (q + 2 * k * R)
+            v = (q * vr - qe + R * (k * (vr + vt) + G)) / (q + 2 * k * R)
         u = c["b"] * (v - vr) + c["kappa"] * c["tau_u"] * R
         pcr = math.pi * C * R
         res = (k * v * (v - vr - vt) + k * vr * vt + c["eta"] + inp - u + GE - G * v
@@ -374,9 +398,10 @@ class IzhikevichMeanField(MeanFieldModel):
         """Fixed points with every population silent (r = 0, no synaptic input).
 
         Each v solves ``k v^2 - (k (v_r + v_theta) + b) v + k v_r v_theta + b v_r + eta + I
-        = 0``.  With ``delta_v > 0`` the silent state is a fixed point of the projected
-        dynamics only where ``v <= v_r`` (else the threshold spread makes neurons fire).
-        States with only some populations silent are not enumerated.
+        = 0``.  With heterogeneity the silent state is a fixed point of the projected
+        dynamics only where the rate drift ``delta_v k^2 (v - v_r) + k delta_eta`` is <= 0
+        (else the spread makes some neurons fire).  States with only some populations silent
+        are not enumerated.
         """
         c, _ = self._unpack(p)
         P = int(p[0])
@@ -384,8 +409,9 @@ class IzhikevichMeanField(MeanFieldModel):
         for a in range(P):
             k, vr, vt, b = c["k"][a], c["v_r"][a], c["v_theta"][a], c["b"][a]
             roots = np.roots([k, -(k * (vr + vt) + b), k * vr * vt + b * vr + c["eta"][a] + inp[a]])
+            D, de = c["delta_v"][a], c["delta_eta"][a]
             vs = [float(v) for v in roots[np.abs(roots.imag) < 1e-12].real
-                  if c["delta_v"][a] == 0 or v <= vr + 1e-12]
+                  if (D == 0 and de == 0) or D * k * k * (v - vr) + k * de <= 1e-12]
             if not vs:
                 return []
             per_pop.append(vs)
@@ -430,3 +456,75 @@ def gast2023_ei_meanfield(
     )
     J = np.array([[16.0, 16.0], [4.0, 4.0]])
     return IzhikevichMeanField([e, i], J=J, g=np.ones((2, 2)))
+
+
+def _center_width(x: Any, what: str) -> tuple[float, float, bool]:
+    """(center, Lorentzian half-width, truncated?) of a number or Heterogeneity."""
+    from hetfit.models.heterogeneity import Heterogeneity
+
+    if isinstance(x, Heterogeneity):
+        if x.width == 0 or x.family == "none":
+            return float(x.center), 0.0, False
+        if x.family != "lorentzian":
+            raise ParameterError(
+                f"{what}: the mean field needs a Lorentzian distribution, got {x.family!r}",
+                hint="use family='lorentzian' (a Gaussian has no exact mean field)",
+            )
+        return float(x.center), float(x.width), bool(math.isfinite(x.low) or math.isfinite(x.high))
+    return float(x), 0.0, False
+
+
+def meanfield_from_network(net: Any) -> IzhikevichMeanField:
+    """Mean field of an all-to-all :class:`~hetfit.models.izhikevich.IzhikevichNetwork`.
+
+    Thresholds and drives may be homogeneous or Lorentzian (centre -> ``v_theta``/``eta``,
+    half-width -> ``delta_v``/``delta_eta``); truncation ranges are ignored (the mean field
+    assumes the full Lorentzian: with the authors' truncation to ``[v_r, 2 v_theta - v_r]``
+    the network rate is a few % higher, see docs/meanfield.md), and so are ``v_peak``/
+    ``v_reset`` (taken as +-inf).  Per-neuron conductance scales must be homogeneous and the
+    reset full (``theta_reset = 0``).  The external currents ``I_ext`` of the network are
+    *not* folded in: pass :func:`network_input_series` to ``simulate``.
+    """
+    from hetfit.models.izhikevich import IzhikevichNetwork
+
+    if not isinstance(net, IzhikevichNetwork):
+        raise ParameterError(f"expected an IzhikevichNetwork, got {type(net).__name__}")
+    if net.sparse:
+        raise ParameterError(
+            "the mean field describes all-to-all coupling; this network is sparse",
+            hint="build the network with connection_p=None",
+        )
+    pops = []
+    for pop in net.populations:
+        vt, dv, _ = _center_width(pop.v_theta, f"population {pop.name!r} v_theta")
+        eta, de, _ = _center_width(pop.eta, f"population {pop.name!r} eta")
+        g, dg, _ = _center_width(pop.g, f"population {pop.name!r} g")
+        tr, dtr, _ = _center_width(pop.theta_reset, f"population {pop.name!r} theta_reset")
+        if dg != 0 or dtr != 0 or tr != 0:
+            raise ParameterError(
+                f"population {pop.name!r}: heterogeneous g or a partial reset has no mean field here",
+                hint="use homogeneous g and theta_reset = 0",
+            )
+        pops.append(IzhikevichMFPopulation(
+            pop.name, C=pop.C, k=pop.k, v_r=pop.v_r, v_theta=vt, delta_v=dv, eta=eta,
+            b=pop.b, tau_u=pop.tau_u, kappa=pop.kappa, E_r=pop.E_syn, tau_s=pop.tau_s,
+            delta_eta=de,
+        ))
+    P = len(pops)
+    gpost = np.array([_center_width(p.g, "g")[0] for p in net.populations])
+    g = np.repeat(gpost[:, None], P, axis=1)
+    return IzhikevichMeanField(pops, J=np.asarray(net.J, dtype=np.float64), g=g)
+
+
+def network_input_series(net: Any, t_max_ms: float, dt_ms: float) -> np.ndarray:
+    """External currents (pA) of the network's populations on the mean-field grid.
+
+    Shape ``(n_steps, P)``, switching at the same grid points as the network simulator.
+    """
+    from hetfit.models.inputs import compile_segments
+    from hetfit.models.meanfield.base import check_time
+
+    n_steps = check_time(t_max_ms, dt_ms)
+    seg_start, seg_val = compile_segments([p.I_ext for p in net.populations], dt_ms, n_steps)
+    lengths = np.diff(np.append(seg_start, n_steps))
+    return np.ascontiguousarray(np.repeat(seg_val, lengths, axis=0))
