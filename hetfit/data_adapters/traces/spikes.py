@@ -168,6 +168,24 @@ def _efel_spikes(sweep: Sweep, settings: SpikeSettings) -> dict:
     return res
 
 
+def _depolarisation_issues(v: np.ndarray, dt: float, lo: int, hi: int,
+                           level_mV: float) -> list[str]:
+    """A trace that starts, or a step that sits, above eFEL's crossing level."""
+    issues = []
+    start_v = float(np.median(v[: max(1, int(round(1.0 / dt)))]))
+    if start_v > level_mV:
+        issues.append(f"trace starts at {start_v:.1f} mV, above the spike-detection threshold "
+                      f"({level_mV:g} mV)")
+    if hi > lo:
+        stim_v = float(np.median(v[lo:hi]))
+        if stim_v > level_mV:
+            above = float(np.mean(v[lo:hi] > level_mV))
+            issues.append(f"membrane sits at {stim_v:.1f} mV during the step, above the "
+                          f"spike-detection threshold ({level_mV:g} mV; "
+                          f"{100 * above:.0f}% of the step)")
+    return issues
+
+
 def sweep_spikes(sweep: Sweep, settings: SpikeSettings | None = None) -> SweepSpikes:
     """Spikes during the main step of ``sweep`` with per-spike threshold, amplitude,
     half-width and quality, from eFEL and checked against the independent detector."""
@@ -184,17 +202,7 @@ def sweep_spikes(sweep: Sweep, settings: SpikeSettings | None = None) -> SweepSp
     ind = ind[ind < hi]
     n_ef, n_ind = int(ef_peaks.size), int(ind.size)
 
-    start_v = float(np.median(v[: max(1, int(round(1.0 / dt)))]))
-    if start_v > settings.threshold_mV:
-        issues.append(f"trace starts at {start_v:.1f} mV, above the spike-detection threshold "
-                      f"({settings.threshold_mV:g} mV)")
-    above = float(np.mean(v[lo:hi] > settings.threshold_mV)) if hi > lo else 0.0
-    stim_v = np.median(v[lo:hi]) if hi > lo else np.nan
-    if stim_v > settings.threshold_mV:
-        issues.append(f"membrane sits at {stim_v:.1f} mV during the step, above the "
-                      f"spike-detection threshold ({settings.threshold_mV:g} mV; "
-                      f"{100 * above:.0f}% of the step)")
-
+    issues.extend(_depolarisation_issues(v, dt, lo, hi, settings.threshold_mV))
     use_efel = n_ef == n_ind
     if not use_efel:
         issues.append(f"eFEL found {n_ef} spike(s), the independent detector {n_ind}: "
