@@ -51,6 +51,8 @@ _EXPORTS = {
     "simulate_spread_study": "power",
     "spread_power": "power",
     "minimum_sample_size": "power",
+    "f_test_power": "power",
+    "estimate_icc": "power",
     # presets
     "ComparisonPreset": "presets",
     "PRESETS": "presets",
