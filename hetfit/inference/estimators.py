@@ -287,11 +287,13 @@ def train_posterior(
         if config.method == "npe":
             sbi_post = trainer.build_posterior(est)
         else:
+            from sbi.inference.posteriors import MCMCPosteriorParameters
+
             sbi_post = trainer.build_posterior(
-                est, sample_with="mcmc", mcmc_method="slice_np_vectorized",
-                mcmc_parameters={"num_chains": config.mcmc_chains,
-                                 "warmup_steps": config.mcmc_warmup, "thin": 1,
-                                 "init_strategy": "resample"},
+                est, sample_with="mcmc",
+                posterior_parameters=MCMCPosteriorParameters(
+                    method="slice_np_vectorized", num_chains=config.mcmc_chains,
+                    warmup_steps=config.mcmc_warmup, thin=1, init_strategy="resample"),
             )
         summary = trainer.summary
     train_time = time.perf_counter() - t0

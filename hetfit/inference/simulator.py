@@ -254,6 +254,13 @@ class NetworkSimulator(Simulator):
             out.append(rec.select(self.t_transient_ms, self.t_max_ms))
         return out
 
+    def check_recording(self, recording: Any) -> None:
+        """Raise a clear error if ``recording`` cannot be summarized like the simulations
+        (different window length, fewer units than the observation model expects)."""
+        from hetfit.inference.problems import check_recording_matches
+
+        check_recording_matches(self, recording)
+
     def summaries_of(self, recording: Any, seed: int | None = 0) -> np.ndarray:
         """Summary vector of a recording, computed exactly as for simulations."""
         from hetfit.inference.summaries import summaries_of_recording

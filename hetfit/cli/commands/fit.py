@@ -1,17 +1,200 @@
-"""`hetfit fit` (being built; see the issue tracker)."""
+"""`hetfit fit`: infer heterogeneity widths of a network model from a recording (SBI).
+
+Examples::
+
+    # train a posterior for this recording (simulations resumable in OUT/simulations)
+    hetfit fit --recording spikes.csv --time-unit s --model gast2023_ei --budget 10000 \\
+        --out fit1 --json
+    # run the simulations on a Dask cluster
+    hetfit fit --recording spikes.csv --model gast2023_ei --budget 20000 \\
+        --scheduler tcp://10.0.0.5:8786 --out fit2
+    # apply a saved (amortized) posterior to another recording of the same shape
+    hetfit fit --recording other.csv --model gast2023_ei --posterior fit1/posterior.pt --json
+
+Output: posterior mean, median, SD and 90% interval per parameter; diagnostics (simulation-
+based calibration of the trained posterior, coverage, recovery on held-out simulations, a
+misspecification check of the recording against the simulations, and optionally a posterior
+predictive check); paths of the saved artifacts.
+"""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from hetfit.errors import HetfitError
-
-HELP = "fit (not available in this build yet)"
+HELP = "infer heterogeneity widths from a recording with simulation-based inference"
+DESCRIPTION = (
+    "Fit the heterogeneity widths (e.g. spike-threshold half-widths of E and I cells) of a "
+    "network model to recorded spike trains with neural posterior estimation.  Units must be "
+    "labelled by population (unit ids E..., I...) unless the model is pooled "
+    "(--model gast2023_ei:pooled=true).  Simulations are stored in resumable chunks: rerun "
+    "the same command after an interruption and nothing is lost or repeated."
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("--recording", required=True, metavar="FILE",
+                        help="spike trains: CSV/TSV (unit,time), NWB (Units table), MEA HDF5 "
+                        "or any neo-readable file")
+    parser.add_argument("--model", default="gast2023_ei", metavar="SPEC",
+                        help="inference problem: NAME[:key=value,...] or a JSON file "
+                        "(default gast2023_ei; e.g. gast2023_ei:n_e=400,n_i=400)")
+    parser.add_argument("--budget", type=int, default=None, metavar="N",
+                        help="training simulations (default 10000; ignored with an existing "
+                        "--posterior)")
+    parser.add_argument("--posterior", metavar="PATH",
+                        help="posterior file: applied if it exists (refused if made for "
+                        "another model), otherwise the trained posterior is saved there")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="output directory for the posterior, simulation store and "
+                        "result.json (default ./hetfit_fit when training)")
+    parser.add_argument("--store", metavar="DIR",
+                        help="simulation store directory (default OUT/simulations)")
+    parser.add_argument("--scheduler", metavar="ADDR",
+                        help="Dask scheduler address (tcp://host:port) or 'local[:N]' for a "
+                        "local Dask cluster; default: simulate in this process")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="local worker processes (default 1: numba is already parallel)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="numba threads per simulation batch (default: all cores)")
+    parser.add_argument("--torch-threads", type=int, default=None,
+                        help="torch threads for training (default: min(2, cores))")
+    parser.add_argument("--method", choices=("npe", "nle", "nre"), default="npe",
+                        help="neural estimator (default npe)")
+    parser.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
+    parser.add_argument("--n-validation", type=int, default=None,
+                        help="held-out simulations for calibration diagnostics "
+                        "(default min(500, budget/10))")
+    parser.add_argument("--predictive", type=int, default=0, metavar="N",
+                        help="posterior predictive check with N simulations (default off)")
+    parser.add_argument("--time-unit", choices=("s", "ms"), default=None,
+                        help="time unit of a CSV recording (if its column name does not say)")
+    parser.add_argument("--window-ms", type=float, default=None,
+                        help="analyse only the first WINDOW ms of the recording")
+    parser.add_argument("--samples", type=int, default=4000,
+                        help="posterior samples for the reported statistics (default 4000)")
+
+
+def _read_recording(args: argparse.Namespace):
+    from hetfit.data_adapters.activity import read_recording
+    from hetfit.errors import ParameterError
+
+    path = Path(args.recording)
+    kwargs = {}
+    if path.suffix.lower() in (".csv", ".tsv", ".tab", ".txt") and args.time_unit:
+        kwargs["time_unit"] = args.time_unit
+    rec = read_recording(path, **kwargs)
+    if args.window_ms is not None:
+        if not args.window_ms > 0:
+            raise ParameterError(f"--window-ms must be > 0, got {args.window_ms}")
+        stop = rec.t_start_ms + float(args.window_ms)
+        if stop > rec.t_stop_ms:
+            raise ParameterError(
+                f"--window-ms {args.window_ms:g} is longer than the recording "
+                f"({rec.t_stop_ms - rec.t_start_ms:g} ms)")
+        rec = rec.select(rec.t_start_ms, stop)
+    return rec.require(min_units=2, min_spikes=2)
 
 
 def run(args: argparse.Namespace) -> dict:
-    raise HetfitError("'hetfit fit' is not available in this build yet")
+    from hetfit.console import info
+    from hetfit.errors import ParameterError
+    from hetfit.inference.estimators import EstimatorConfig
+    from hetfit.inference.fit import DEFAULT_BUDGET, WidthFitter
+    from hetfit.inference.problems import problem_from_spec
+    from hetfit.io import atomic_write_json
+
+    for name in ("workers", "threads", "torch_threads", "samples"):
+        v = getattr(args, name)
+        if v is not None and v < 1:
+            raise ParameterError(f"--{name.replace('_', '-')} must be >= 1, got {v}")
+    if args.budget is not None and args.budget < 1:
+        raise ParameterError(f"--budget must be >= 1, got {args.budget}")
+    if args.seed < 0:
+        raise ParameterError(f"--seed must be >= 0, got {args.seed}")
+    rec = _read_recording(args)
+    info(f"recording: {rec.n_units} units ({rec.n_active_units} active), {rec.n_spikes} "
+         f"spikes, {rec.duration_ms:g} ms")
+    simulator, prior = problem_from_spec(args.model, recording=rec, n_threads=args.threads)
+    out = Path(args.out or "hetfit_fit").expanduser()
+    posterior_path = Path(args.posterior).expanduser() if args.posterior else (
+        out / "posterior.pt")
+    result: dict = {
+        "recording": {"path": str(args.recording), "n_units": rec.n_units,
+                      "n_active_units": rec.n_active_units, "n_spikes": rec.n_spikes,
+                      "window_ms": [rec.t_start_ms, rec.t_stop_ms]},
+        "model": {"spec": args.model, "parameters": list(prior.names),
+                  "prior": prior.describe(), "summaries": list(simulator.summary_names)},
+    }
+    if args.posterior and posterior_path.exists():
+        info(f"applying saved posterior {posterior_path}")
+        fitter = WidthFitter.from_posterior(posterior_path, simulator, prior,
+                                            torch_threads=args.torch_threads)
+        meta = fitter.posterior_.metadata
+        result["training"] = meta.get("training", {})
+        result["calibration"] = {"sbc": meta.get("sbc"), "recovery": meta.get("recovery")}
+        result["trained_now"] = False
+    else:
+        fitter = WidthFitter(
+            simulator, prior, budget=args.budget or DEFAULT_BUDGET, seed=args.seed,
+            store=Path(args.store).expanduser() if args.store else out / "simulations",
+            n_validation=args.n_validation, estimator=EstimatorConfig(method=args.method),
+            scheduler=args.scheduler, workers=args.workers, n_threads=args.threads,
+            torch_threads=args.torch_threads,
+        )
+        fit = fitter.fit(posterior_path=posterior_path)
+        d = fit.to_dict()
+        result["training"] = {**d["training"], "simulations": d["simulations"],
+                              "validation_simulations": d["validation_simulations"]}
+        result["calibration"] = {"sbc": d["sbc"], "recovery": d["recovery"]}
+        result["trained_now"] = True
+    obs = fitter.posterior_for(rec, n_samples=args.samples, seed=args.seed,
+                               n_predictive=args.predictive)
+    od = obs.to_dict()
+    result["posterior"] = {"level": od["level"], "n_samples": od["n_samples"],
+                           "parameters": od["parameters"]}
+    result["checks"] = {"misspecification": od["misspecification"],
+                        "posterior_predictive": od["posterior_predictive"]}
+    result["observed_summaries"] = od["observed_summaries"]
+    result["timings_s"] = od["timings_s"]
+    from hetfit.inference.artifacts import sidecar_path
+
+    write_result = result["trained_now"] or args.out is not None
+    result["artifacts"] = {
+        "posterior": str(posterior_path), "metadata": str(sidecar_path(posterior_path)),
+        "store": str(fitter.store) if result["trained_now"] else None,
+        "result": str(out / "result.json") if write_result else None,
+    }
+    if result["artifacts"]["result"]:
+        atomic_write_json(out / "result.json", result)
+    return result
+
+
+def render(result: dict) -> str:
+    post = result["posterior"]
+    pct = round(100 * post["level"])
+    lines = [f"posterior ({post['n_samples']} samples, {pct}% central intervals):"]
+    for name, p in post["parameters"].items():
+        lo, hi = p[f"ci{pct}"]
+        lines.append(f"  {name:<12} mean {p['mean']:8.3f}  median {p['median']:8.3f}  "
+                     f"{pct}% [{lo:.3f}, {hi:.3f}] {p['unit']}  (prior {p['prior_range']})")
+    sbc = (result.get("calibration") or {}).get("sbc")
+    if sbc:
+        cal = ", ".join(f"{k}: p={v:.3f}" for k, v in sbc["ks_pvalue"].items())
+        lines.append(f"calibration (SBC rank KS on {sbc['n_cases']} held-out sims): {cal}")
+    mis = result["checks"].get("misspecification")
+    if mis:
+        verdict = "plausible" if mis["plausible"] else "OUTSIDE what the model produces"
+        lines.append(f"recording vs simulations: {verdict} (p={mis['pvalue']:.3f}"
+                     + (f"; outside: {', '.join(mis['outside_central_99pct'])}" if mis[
+                         "outside_central_99pct"] else "") + ")")
+    ppc = result["checks"].get("posterior_predictive")
+    if ppc:
+        lines.append(f"posterior predictive check: "
+                     f"{'consistent' if ppc['consistent'] else 'INCONSISTENT'} "
+                     f"(joint p={ppc['joint_pvalue']:.3f})")
+    art = result["artifacts"]
+    lines.append(f"posterior file: {art['posterior']}")
+    if art.get("store"):
+        lines.append(f"simulation store: {art['store']}")
+    return "\n".join(lines)

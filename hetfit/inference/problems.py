@@ -1,0 +1,212 @@
+"""Named inference problems: a network preset, what is inferred, its prior, and the summaries.
+
+``gast2023_ei`` — the RS/FS (E/I) Izhikevich network of Gast, Solla & Kennedy (PRE 2023;
+:func:`hetfit.models.presets.gast2023_ei`) with Lorentzian spike thresholds drawn at random
+per network (``sampling="random"``: every simulated network, like every real one, is one
+finite sample of its cell types).  Inferred:
+
+=============  ======  ================================  ======================
+parameter      unit    meaning                           default prior
+=============  ======  ================================  ======================
+``delta_v_E``  mV      threshold half-width of RS cells   LogUniform(0.25, 2.5)
+``delta_v_I``  mV      threshold half-width of FS cells   LogUniform(0.25, 2.5)
+``I_E``        pA      mean drive of RS cells (nuisance)  Uniform(40, 60)
+``I_I``        pA      mean drive of FS cells (nuisance)  Uniform(0, 20)
+=============  ======  ================================  ======================
+
+The drive ranges bracket the authors' setting (50 pA to RS, 10 pA to FS); the width range
+is the span Gast et al. explore.  Summaries are per population (units labelled ``E…`` /
+``I…``) over an analysis window after a transient; see :mod:`hetfit.inference.summaries`.
+
+:func:`problem_from_spec` builds a problem from ``"gast2023_ei"``,
+``"gast2023_ei:n_e=400,duration_ms=1000"`` or a JSON file ``{"problem": "gast2023_ei",
+"options": {...}}``, optionally matched to a recording (its duration and its number of
+units per population), which is what ``hetfit fit`` does.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hetfit.errors import InputFileError, ParameterError, SchemaError
+from hetfit.inference.priors import ParameterPrior, Prior
+from hetfit.inference.simulator import NetworkSimulator
+from hetfit.inference.summaries import SummarySpec, unit_populations
+
+
+def ei_width_problem(
+    n_e: int = 500,
+    n_i: int = 500,
+    delta_v_range: tuple[float, float] = (0.25, 2.5),
+    drive_e_range: tuple[float, float] | None = (40.0, 60.0),
+    drive_i_range: tuple[float, float] | None = (0.0, 20.0),
+    duration_ms: float = 2000.0,
+    transient_ms: float = 200.0,
+    dt_ms: float = 0.1,
+    units_per_population: dict[str, int] | None = None,
+    pooled: bool = False,
+    width_scale: str = "log",
+    summaries: SummarySpec | None = None,
+    n_threads: int | None = None,
+) -> tuple[NetworkSimulator, Prior]:
+    """Simulator and prior for the widths of the E/I network (see the module docstring).
+
+    Parameters
+    ----------
+    n_e, n_i:
+        Neurons per population.
+    delta_v_range:
+        Prior range of both threshold half-widths (mV).
+    drive_e_range, drive_i_range:
+        Prior ranges of the drives (pA); ``None`` fixes the drive at the preset value
+        (50 / 10 pA) instead of inferring it.
+    duration_ms, transient_ms:
+        Analysis window length and discarded initial transient (ms).
+    dt_ms:
+        Integration step (ms).
+    units_per_population:
+        Active units observed per population (match the recording), ``None`` = all active.
+    pooled:
+        Pool E and I units in the summaries (recordings without cell-type labels).
+    width_scale:
+        ``"log"`` (log-uniform width prior, default) or ``"linear"``.
+    summaries:
+        A custom :class:`SummarySpec` (overrides ``units_per_population``/``pooled``).
+    """
+    from hetfit.models.presets import gast2023_ei
+
+    # Drives enter as per-set offsets on a zero base drive (the batch kernel's input
+    # waveform is shared by all sets; offsets are per set).
+    base_e = 50.0 if drive_e_range is None else 0.0
+    base_i = 10.0 if drive_i_range is None else 0.0
+    net = gast2023_ei(n_e=n_e, n_i=n_i, I_e=base_e, I_i=base_i, sampling="random")
+    params = [ParameterPrior("delta_v_E", *delta_v_range, unit="mV", scale=width_scale),
+              ParameterPrior("delta_v_I", *delta_v_range, unit="mV", scale=width_scale)]
+    mapping = {"delta_v_E": "E.v_theta.width", "delta_v_I": "I.v_theta.width"}
+    if drive_e_range is not None:
+        params.append(ParameterPrior("I_E", *drive_e_range, unit="pA", kind="nuisance"))
+        mapping["I_E"] = "E.I_offset"
+    if drive_i_range is not None:
+        params.append(ParameterPrior("I_I", *drive_i_range, unit="pA", kind="nuisance"))
+        mapping["I_I"] = "I.I_offset"
+    if summaries is None:
+        summaries = SummarySpec(populations=None if pooled else ("E", "I"),
+                                units_per_population=units_per_population)
+    sim = NetworkSimulator(net, mapping, summaries, t_max_ms=transient_ms + duration_ms,
+                           t_transient_ms=transient_ms, dt_ms=dt_ms, n_threads=n_threads)
+    return sim, Prior(tuple(params))
+
+
+PROBLEMS: dict[str, Callable[..., tuple[NetworkSimulator, Prior]]] = {
+    "gast2023_ei": ei_width_problem,
+}
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def parse_model_spec(spec: str | dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``"name"``, ``"name:key=value,..."``, a JSON file path, or a dict -> (name, options)."""
+    if isinstance(spec, dict):
+        d = dict(spec)
+    elif str(spec).lower().endswith(".json"):
+        p = Path(spec).expanduser()
+        if not p.is_file():
+            raise InputFileError(f"model spec file not found: {p}")
+        try:
+            d = json.loads(p.read_text())
+        except ValueError as exc:
+            raise InputFileError(f"model spec {p} is not valid JSON: {exc}") from exc
+    else:
+        name, _, rest = str(spec).partition(":")
+        opts: dict[str, Any] = {}
+        for item in filter(None, (s.strip() for s in rest.split(","))):
+            key, eq, value = item.partition("=")
+            if not eq:
+                raise ParameterError(f"bad model option {item!r}", hint="use key=value")
+            opts[key.strip()] = _parse_value(value.strip())
+        d = {"problem": name, "options": opts}
+    name = d.get("problem")
+    if name not in PROBLEMS:
+        raise ParameterError(f"unknown model {name!r}", hint=f"available: {sorted(PROBLEMS)}")
+    opts = dict(d.get("options") or {})
+    for key in ("delta_v_range", "drive_e_range", "drive_i_range"):
+        if isinstance(opts.get(key), list):
+            opts[key] = tuple(opts[key])
+    return name, opts
+
+
+def observed_units(recording: Any, populations: tuple[str, ...] | None) -> dict[str, int]:
+    """Active units per population (``{"all": n}`` when pooled) of a recording."""
+    active = np.bincount(recording.unit_index, minlength=len(recording.unit_ids)) > 0
+    if populations is None:
+        return {"all": int(active.sum())}
+    group = unit_populations(recording.unit_ids, populations)
+    return {p: int(np.count_nonzero(active & (group == j))) for j, p in enumerate(populations)}
+
+
+def problem_from_spec(spec: str | dict[str, Any], recording: Any = None,
+                      n_threads: int | None = None) -> tuple[NetworkSimulator, Prior]:
+    """Build a named problem; with ``recording``, match its analysis window length and its
+    active units per population (unless the spec sets them)."""
+    name, opts = parse_model_spec(spec)
+    if n_threads is not None:
+        opts.setdefault("n_threads", n_threads)
+    if recording is not None:
+        dur = float(recording.t_stop_ms - recording.t_start_ms)
+        opts.setdefault("duration_ms", dur)
+        pops = None if opts.get("pooled") else ("E", "I")
+        try:
+            units = observed_units(recording, pops)
+        except SchemaError as exc:
+            raise SchemaError(
+                exc.message, hint="label units by population (unit ids 'E…'/'I…') or add "
+                "pooled=true to the model spec (e.g. --model gast2023_ei:pooled=true)"
+            ) from exc
+        sizes = {"E": int(opts.get("n_e", 500)), "I": int(opts.get("n_i", 500))}
+        sizes["all"] = sizes["E"] + sizes["I"]
+        for p, n in units.items():
+            if n < 2:
+                from hetfit.errors import InsufficientDataError
+
+                raise InsufficientDataError(
+                    f"the recording has {n} active unit(s) in population {p}; the summaries "
+                    "need at least 2", hint="use a recording with more units, or pooled=true")
+            if n > sizes[p]:
+                raise ParameterError(
+                    f"the recording has {n} active units in population {p} but the model "
+                    f"has only {sizes[p]} neurons there",
+                    hint=f"enlarge the model, e.g. --model {name}:n_e=...,n_i=...")
+        opts.setdefault("units_per_population", units)
+    try:
+        return PROBLEMS[name](**opts)
+    except TypeError as exc:
+        raise ParameterError(f"bad options for model {name!r}: {exc}") from exc
+
+
+def check_recording_matches(simulator: NetworkSimulator, recording: Any) -> None:
+    """Raise a clear error if ``recording`` cannot be summarized like the simulations."""
+    dur = float(recording.t_stop_ms - recording.t_start_ms)
+    want = simulator.t_max_ms - simulator.t_transient_ms
+    if not math.isclose(dur, want, rel_tol=1e-3, abs_tol=1.0):
+        raise ParameterError(
+            f"the recording window is {dur:g} ms but the model summarizes {want:g} ms",
+            hint="cut the recording to the same length (hetfit fit --window-ms) or train a "
+            "posterior for this duration")
+    spec = simulator.summaries
+    units = observed_units(recording, spec.populations)
+    expected = spec.units_per_population
+    if expected is not None and any(units.get(k, 0) < v for k, v in expected.items()):
+        raise ParameterError(
+            f"the recording has {units} active units but the posterior was trained for "
+            f"{expected}", hint="train a posterior for this recording (omit --posterior)")
