@@ -33,7 +33,7 @@ SANE = {
     "rheobase_pA": (5, 1000), "tau_m_ms": (3, 100), "r_input_MOhm": (30, 2000),
     "capacitance_pF": (10, 1000), "sag": (-0.1, 0.6), "fi_slope_Hz_per_pA": (0.005, 2),
     "ap_width_ms": (0.2, 3), "ap_amplitude_mV": (40, 140), "adaptation": (-0.2, 0.6),
-    "mean_isi_ms": (5, 1000),
+    "mean_isi_ms": (5, 1000), "latency_ms": (1, 1000), "upstroke_downstroke_ratio": (0.5, 10),
 }
 
 _cache: dict[str, object] = {}

@@ -97,6 +97,11 @@ def check_recovery(cell, neuron: LIFNeuron, amps: np.ndarray) -> None:
         neuron.v_threshold_mV - neuron.v_rest_mV, abs=0.5)
     assert f["ap_amplitude_mV"].value == pytest.approx(neuron.ap_amplitude_mV, abs=0.6)
     assert f["ap_width_ms"].value == pytest.approx(neuron.ap_half_width_ms, abs=0.1 + 1e-9)
+    assert f["latency_ms"].value == pytest.approx(neuron.latency_ms(grid), abs=0.25)
+    upstroke = (neuron.v_peak_mV - neuron.v_threshold_mV) / neuron.ap_rise_ms
+    downstroke = (neuron.v_peak_mV - neuron.v_reset_mV) / neuron.ap_fall_ms
+    assert f["upstroke_downstroke_ratio"].value == pytest.approx(upstroke / downstroke,
+                                                                 rel=0.03)
     assert abs(f["sag"].value) < 0.02  # a passive membrane has no sag
     assert abs(f["adaptation"].value) < 0.01  # LIF ISIs are all equal
     isi_amp = amps[cell.sweeps[f["mean_isi_ms"].sweeps[0]]["sweep_number"]]

@@ -14,10 +14,13 @@ Definitions (sweeps are grouped by step amplitude):
     is then only bounded), or when the bracket (largest silent step below it) is wider than
     ``max_rheobase_bracket_fraction`` of the rheobase.  ``warn`` when the bracket is wider
     than ``max_rheobase_step_fraction``, or a larger step is silent.
-``v_threshold_mV``, ``ap_width_ms``, ``ap_amplitude_mV``
-    eFEL ``AP_begin_voltage``, ``AP_duration_half_width`` and peak minus threshold of the
-    first spike at rheobase (or of the first spiking step), skipping spikes whose onset sits
-    on a preceding depolarizing event (see :mod:`.spikes`).
+``v_threshold_mV``, ``ap_width_ms``, ``ap_amplitude_mV``, ``upstroke_downstroke_ratio``
+    eFEL ``AP_begin_voltage``, ``AP_duration_half_width``, peak minus threshold, and the
+    largest dV/dt of the upstroke over the largest |dV/dt| of the downstroke, of the first
+    spike at rheobase (or of the first spiking step), skipping spikes whose onset sits on a
+    preceding depolarizing event (see :mod:`.spikes`).
+``latency_ms``
+    From the step onset to the onset of the first spike at rheobase.
 ``v_rest_mV``
     Median of the per-sweep baselines (sweeps without holding current preferred).
 ``r_input_MOhm``, ``tau_m_ms``, ``sag``, ``capacitance_pF``
@@ -70,7 +73,7 @@ _SMALL_SPIKE_MV = 40.0
 CELL_FEATURES: tuple[str, ...] = (
     "v_rest_mV", "v_threshold_mV", "distance_to_threshold_mV", "rheobase_pA", "tau_m_ms",
     "r_input_MOhm", "capacitance_pF", "sag", "fi_slope_Hz_per_pA", "ap_width_ms",
-    "ap_amplitude_mV", "adaptation", "mean_isi_ms",
+    "ap_amplitude_mV", "adaptation", "mean_isi_ms", "latency_ms", "upstroke_downstroke_ratio",
 )
 
 
@@ -316,6 +319,12 @@ def compute_features(sweeps: SweepSet, settings: FeatureSettings | None = None) 
     rheo = _qualify_rheobase(rheo, spiking_index, amps, nums, spikes)
     feats["rheobase_pA"] = rheo
     feats.update(_spike_shape(sweeps, spikes, spiking_index, amps, noise_msg, depol_msg))
+    if rheo.flag == MISSING and feats["latency_ms"].flag != MISSING:
+        lat = feats["latency_ms"]
+        feats["latency_ms"] = Feature(lat.value, WARN, "; ".join(filter(None, [
+            f"rheobase undefined: latency of the first spiking step "
+            f"({amps[spiking_index]:g} pA), which depends on its distance to the rheobase",
+            lat.reason])), lat.sweeps)
     # passive features: main steps plus fixed hyperpolarizing pulses
     all_sweeps = list(sweeps) + pulses
     all_levels = levels + p_levels
@@ -431,7 +440,8 @@ def _rheobase(amps, nums, counts, n_sweeps, st) -> tuple[Feature, int | None]:
 
 
 def _spike_shape(sweeps, spikes, start_index, amps, noise_msg, depol_msg) -> dict[str, Feature]:
-    names = ("v_threshold_mV", "ap_width_ms", "ap_amplitude_mV")
+    names = ("v_threshold_mV", "ap_width_ms", "ap_amplitude_mV", "upstroke_downstroke_ratio",
+             "latency_ms")
     if start_index is None:
         reason = ("no depolarizing step" if not np.any(amps > 0)
                   else "no spikes during any depolarizing step")
@@ -477,11 +487,20 @@ def _spike_shape(sweeps, spikes, start_index, amps, noise_msg, depol_msg) -> dic
         shape_problems.append(f"small spike ({sp.amplitude_mV[j]:.0f} mV from threshold to peak):"
                               " unhealthy cell, or filtering by an uncompensated access "
                               "resistance?")
+    ratio = sp.upstroke_mV_per_ms[j] / abs(sp.downstroke_mV_per_ms[j]) \
+        if sp.downstroke_mV_per_ms[j] < 0 else float("nan")
+    lat_problems = [first.issues[0]] if first.source != "efel" and first.issues else []
+    if first.onset_suspect[0]:
+        lat_problems.append(f"the first spike at {amps[start_index]:g} pA rides on a preceding "
+                            "depolarizing event (EPSP?)")
     return {
         "v_threshold_mV": _with(sp.threshold_mV[j], problems, num),
         "ap_width_ms": _with(sp.half_width_ms[j], shape_problems, num)
         if math.isfinite(sp.half_width_ms[j]) else _missing("half-width not measurable"),
         "ap_amplitude_mV": _with(sp.amplitude_mV[j], shape_problems, num),
+        "upstroke_downstroke_ratio": _with(ratio, shape_problems, num),
+        "latency_ms": _with(first.onset_time_ms[0] - sweeps[start_index].stim_start_ms,
+                            lat_problems, [sweeps[start_index].sweep_number]),
     }
 
 

@@ -72,6 +72,8 @@ class SweepSpikes:
     source: str  # "efel" or "independent"
     issues: list[str] = field(default_factory=list)
     upstroke_delay_ms: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    upstroke_mV_per_ms: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    downstroke_mV_per_ms: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def count(self) -> int:
@@ -217,6 +219,8 @@ def sweep_spikes(sweep: Sweep, settings: SpikeSettings | None = None) -> SweepSp
     onset_t = np.full(n, np.nan)
     thr = np.full(n, np.nan)
     width = np.full(n, np.nan)
+    up = np.full(n, np.nan)
+    down = np.full(n, np.nan)
     delay = np.full(n, np.nan)
     suspect = np.zeros(n, dtype=bool)
     begins_t, begins_v, widths = ef["AP_begin_time"], ef["AP_begin_voltage"], ef["AP_duration_half_width"]
@@ -237,6 +241,8 @@ def sweep_spikes(sweep: Sweep, settings: SpikeSettings | None = None) -> SweepSp
         onset_t[j] = t[onset]
         limit = int(peaks[j + 1]) if j + 1 < n else min(v.size, hi + int(round(20 / dt)))
         width[j] = widths[j] if widths_aligned else _half_width(t, v, onset, int(p), limit)
+        up[j] = float(dv[onset:int(p) + 1].max())
+        down[j] = float(dv[int(p):max(limit, int(p) + 2)].min())
         delay[j] = _upstroke_delay(t, dv, onset, int(p))
         suspect[j] = delay[j] > settings.max_onset_delay_ms
     return SweepSpikes(
@@ -244,5 +250,5 @@ def sweep_spikes(sweep: Sweep, settings: SpikeSettings | None = None) -> SweepSp
         onset_time_ms=onset_t, threshold_mV=thr, amplitude_mV=(v[peaks] - thr) if n
         else np.zeros(0), half_width_ms=width, onset_suspect=suspect, n_efel=n_ef,
         n_independent=n_ind, source="efel" if use_efel else "independent", issues=issues,
-        upstroke_delay_ms=delay,
+        upstroke_delay_ms=delay, upstroke_mV_per_ms=up, downstroke_mV_per_ms=down,
     )
