@@ -80,6 +80,7 @@ class FeatureEstimate:
     widths: dict[str, Interval] = field(default_factory=dict)
     families: FamilySelection | None = None
     notes: list[str] = field(default_factory=list)
+    observed_range: tuple[float, float] | None = None  # min and max of the values
 
     @property
     def ok(self) -> bool:
@@ -113,6 +114,7 @@ class FeatureEstimate:
             "widths": {k: v.to_dict() for k, v in self.widths.items()},
             "chosen_family": self.chosen_family,
             "families": self.families.to_dict() if self.families is not None else None,
+            "observed_range": None if self.observed_range is None else list(self.observed_range),
             "notes": self.notes,
         }
 
@@ -129,6 +131,8 @@ class FeatureEstimate:
             widths={k: Interval.from_dict(v) for k, v in (d.get("widths") or {}).items()},
             families=FamilySelection.from_dict(fam) if fam else None,
             notes=list(d.get("notes") or []),
+            observed_range=None if d.get("observed_range") is None
+            else (float(d["observed_range"][0]), float(d["observed_range"][1])),
         )
 
 
@@ -462,7 +466,8 @@ class WidthEstimator:
                 donors = d
                 n_donors = int(len({str(v) for v in d[known]}))
         base = {"feature": feat, "unit": unit, "n_cells": int(x.size), "n_donors": n_donors,
-                "n_missing": n_missing}
+                "n_missing": n_missing,
+                "observed_range": (float(x.min()), float(x.max())) if x.size else None}
         if x.size < self.min_cells:
             return FeatureEstimate(status="too_few_cells", reason=(
                 f"{x.size} cell(s) with a value (minimum {self.min_cells})"), **base)
