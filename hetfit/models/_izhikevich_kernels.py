@@ -74,6 +74,7 @@ INFO_SIZE = 6
 _EXC_OK = 0
 _EXC_FALLBACK = 1
 _EXC_RUNAWAY = 2
+_EXC_NONFINITE = 3
 
 
 # ---------------------------------------------------------------------------------------
@@ -180,6 +181,9 @@ def excursion(v0, u0, t0, n, dt, R, k, C, B, A_nou, kappa, tau_u, b, v_r,
     given state.  ``code`` is ``_EXC_FALLBACK`` when ``v`` is not rising at ``v0`` (no
     excursion: keep integrating with Euler) and ``_EXC_RUNAWAY`` after too many spikes.
     """
+    if not (math.isfinite(v0) and math.isfinite(u0) and math.isfinite(B)
+            and math.isfinite(A_nou)):
+        return _EXC_NONFINITE, 0, 0, 0.0, 0.0
     z = 2.0 * k * v0 + B
     A = A_nou - u0
     t = t0
@@ -475,9 +479,9 @@ def run_set(
     P = pop_start.shape[0] - 1
     V = V0.copy()
     U = U0.copy()
-    F = np.zeros(N + 8, dtype=np.uint8)  # padded so it can be scanned 8 bytes at a time
-    F64 = F.view(np.uint64)
     n_words = (N + 7) // 8
+    F = np.zeros(8 * n_words, dtype=np.uint8)  # padded so it can be scanned 8 bytes at a time
+    F64 = F.view(np.uint64)
     xi = np.zeros(N)
     last = np.full(N, -1.0)
     cap = sp_times.shape[0]
@@ -630,6 +634,9 @@ def run_set(
                             continue
                         if code == _EXC_RUNAWAY:
                             status = STATUS_RUNAWAY
+                            break
+                        if code == _EXC_NONFINITE:
+                            status = STATUS_DIVERGED
                             break
                         n_exc += 1
                         V[i] = math.nan

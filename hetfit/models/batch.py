@@ -51,6 +51,7 @@ from hetfit.models.izhikevich import (
     concrete_seed,
     make_grid,
     pop_layout,
+    positive,
 )
 from hetfit.models.results import SpikeResult
 from hetfit.seeding import SeedLike, child_seeds
@@ -133,15 +134,17 @@ class BatchResult:
             var = self.isi_sq_sum_ms2 / m - mean**2
             cv = np.sqrt(np.maximum(var, 0.0)) / mean
         cv[self.spike_counts < 3] = np.nan
+        cv[self.diverged] = np.nan
         return cv
 
     def result(self, i: int) -> SpikeResult:
         """Set ``i`` as a :class:`SpikeResult` (empty spike arrays unless recorded)."""
-        if self.spikes is not None:
-            times, neurons = self.spikes[i]
-        else:
-            times, neurons = np.zeros(0), np.zeros(0, dtype=np.int64)
         st = int(self.status[i])
+        recorded = self.spikes is not None and st == 0
+        if recorded:
+            times, neurons = self.spikes[i]
+        else:  # a failed set never hands out spikes as if they were data
+            times, neurons = np.zeros(0), np.zeros(0, dtype=np.int64)
         meta = {
             "model": "izhikevich",
             "seed": self.seeds[i],
@@ -150,11 +153,14 @@ class BatchResult:
             "isi_sum_ms": self.isi_sum_ms[i],
             "isi_sq_sum_ms2": self.isi_sq_sum_ms2[i],
             "params": {k: float(v[i]) for k, v in self.params.items()},
-            "spikes_recorded": self.spikes is not None,
+            "spikes_recorded": recorded,
+            "failed_at_ms": (float(self.meta["per_set"]["fail_step"][i]) * self.dt_ms
+                             if st != 0 else None),
         }
         meta.update({k: v for k, v in self.meta.items() if k != "per_set"})
         for k, v in self.meta.get("per_set", {}).items():
-            meta[k] = v[i]
+            if k != "fail_step":
+                meta[k] = v[i]
         if self.samples is not None:
             meta["samples"] = self.samples[i]
         return SpikeResult(
@@ -233,7 +239,8 @@ def _apply(net: IzhikevichNetwork, row: Mapping[str, float]) -> tuple[Izhikevich
                         f"{key}: {pop.name}.I_ext is a waveform",
                         hint=f"vary '{pop.name}.I_offset' to add a constant to it",
                     )
-                pops[pop.name] = replace(pop, I_ext=float(val))
+                # the input waveform is shared by all sets: a new constant is an offset
+                I_off[names.index(pop.name)] += val - cur.values_pA[0]
             continue
         if fld in _SCALARS and len(parts) == 2:
             pops[pop.name] = replace(pop, **{fld: val})
@@ -327,10 +334,9 @@ def simulate_batch(
         seed_list = [int(s) for s in child_seeds(root, n)]
     if n == 0:
         raise ParameterError("the batch is empty")
-    if rate_bin_ms is None:
-        rate_bin_ms = max(1.0, dt_ms) if dt_ms <= 1.0 else dt_ms
-        steps = max(1, int(round(rate_bin_ms / dt_ms)))
-        rate_bin_ms = steps * dt_ms
+    dt_ms = positive("dt_ms", dt_ms)
+    if rate_bin_ms is None:  # 1 ms bins (or one step when dt > 1 ms)
+        rate_bin_ms = max(1, int(round(1.0 / dt_ms))) * dt_ms
     grid = make_grid(t_max_ms, dt_ms, rate_bin_ms, method)
     if not (0 < cutoff_fraction <= 1.0):
         raise ParameterError(f"cutoff_fraction must lie in (0, 1], got {cutoff_fraction}")
@@ -360,7 +366,9 @@ def simulate_batch(
     samples: list | None = [None] * n if keep_samples else None
     summaries: list | None = [None] * n if summary is not None else None
     per_set_meta = {"v_cut": [None] * n, "n_excursions": np.zeros(n, np.int64),
-                    "n_fallback_steps": np.zeros(n, np.int64)}
+                    "n_fallback_steps": np.zeros(n, np.int64),
+                    "fail_step": np.zeros(n, np.int64),
+                    "n_early_deliveries": np.zeros(n, np.int64)}
     t_sim = 0.0
     cap = int(min(2**31 - 1, math.ceil(N * grid.t_max_ms / 1e3 * 60.0) + 4096)) if (
         record_spikes) else 0
@@ -386,7 +394,7 @@ def simulate_batch(
             t0 = time.perf_counter()
             _launch(K, arrays, pop_of, starts, seg_start, seg_val, net.sparse, grid,
                     rate_counts[c0:c0 + m], spk_count[c0:c0 + m], isi_sum[c0:c0 + m],
-                    isi_sq[c0:c0 + m], sp_t, sp_i, info[c0:c0 + m])
+                    isi_sq[c0:c0 + m], sp_t, sp_i, info[c0:c0 + m], n_threads)
             t_sim += time.perf_counter() - t0
             for j, i in enumerate(idx):
                 if record_spikes:
@@ -410,6 +418,8 @@ def simulate_batch(
                 per_set_meta["v_cut"][i] = dict(zip(net.names, comp[j].per_pop["v_cut"].tolist()))
                 per_set_meta["n_excursions"][i] = info[i, K.INFO_N_EXCURSIONS]
                 per_set_meta["n_fallback_steps"][i] = info[i, K.INFO_N_FALLBACK]
+                per_set_meta["fail_step"][i] = info[i, K.INFO_FAIL_STEP]
+                per_set_meta["n_early_deliveries"][i] = info[i, K.INFO_N_EARLY]
             del sp_t, sp_i
             if summary is not None:
                 partial = _result_shell(net, grid, rate_counts, spk_count, isi_sum, isi_sq,
@@ -488,9 +498,24 @@ def _stack(comp: list[CompiledSet], offs: list[np.ndarray], N: int) -> dict[str,
 
 
 def _launch(K, a, pop_of, starts, seg_start, seg_val, sparse, grid, rate_counts, spk_count,
-            isi_sum, isi_sq, sp_t, sp_i, info) -> None:
+            isi_sum, isi_sq, sp_t, sp_i, info, n_threads: int = 1) -> None:
     import numba
 
+    m = a["B0"].shape[0]
+    if m == 1 or n_threads == 1:
+        # serial path: calls the per-set kernel directly (no parallel runtime to load)
+        for s in range(m):
+            e0, e1 = a["edge_off"][s], a["edge_off"][s + 1]
+            K.run_set(
+                a["B0"][s], a["A0"][s], a["G"][s], a["VRES"][s], a["V0"][s], a["U0"][s],
+                pop_of, starts, a["k"][s], a["C"][s], a["v_r"][s], a["b"][s], a["tau_u"][s],
+                a["kappa"][s], a["v_peak"][s], a["v_cut"][s], a["v_low"][s], a["E_syn"][s],
+                a["tau_s"][s], a["sigma"][s], a["I_off"][s], a["J"][s], seg_start, seg_val,
+                bool(sparse), a["indptr"][s], a["post"][e0:e1], a["w"][e0:e1], grid.method,
+                grid.dt_ms, grid.n_steps, grid.bin_steps, grid.ring, a["noise_keys"][s],
+                rate_counts[s], spk_count[s], isi_sum[s], isi_sq[s], sp_t[s], sp_i[s], info[s],
+            )
+        return
     old = numba.set_parallel_chunksize(1)
     try:
         K.run_batch(

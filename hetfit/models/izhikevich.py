@@ -437,16 +437,23 @@ class Grid:
         return self.bin_steps * self.dt_ms
 
 
+def positive(name: str, v: Any) -> float:
+    """``v`` as a float after checking it is a finite number > 0 (ParameterError otherwise)."""
+    try:
+        fv = float(v)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"{name} must be a number, got {v!r}") from exc
+    if not (math.isfinite(fv) and fv > 0):
+        raise ParameterError(f"{name} must be a finite number > 0, got {v}")
+    return fv
+
+
 def make_grid(t_max_ms: float, dt_ms: float, rate_bin_ms: float, method: str) -> Grid:
     from hetfit.models import _izhikevich_kernels as K
 
-    for name, v in (("t_max_ms", t_max_ms), ("dt_ms", dt_ms), ("rate_bin_ms", rate_bin_ms)):
-        try:
-            fv = float(v)
-        except (TypeError, ValueError) as exc:
-            raise ParameterError(f"{name} must be a number, got {v!r}") from exc
-        if not (math.isfinite(fv) and fv > 0):
-            raise ParameterError(f"{name} must be a finite number > 0, got {v}")
+    t_max_ms = positive("t_max_ms", t_max_ms)
+    dt_ms = positive("dt_ms", dt_ms)
+    rate_bin_ms = positive("rate_bin_ms", rate_bin_ms)
     n_steps = int(round(t_max_ms / dt_ms))
     if n_steps < 1 or abs(n_steps * dt_ms - t_max_ms) > 1e-6 * max(dt_ms, 1e-12) * max(n_steps, 1):
         raise ParameterError(

@@ -75,7 +75,14 @@ class SpikeResult:
         return self.spike_times_ms[mask], self.spike_neurons[mask] - sl.start
 
     def mean_rate_hz(self, name: str | None = None, t_start_ms: float = 0.0) -> float:
-        """Mean firing rate per neuron (Hz) after ``t_start_ms``, of one population or all."""
+        """Mean firing rate per neuron (Hz) after ``t_start_ms``, of one population or all.
+
+        When the simulator did not keep individual spikes (``meta["spikes_recorded"]`` is
+        False) the rate is computed from the binned population rates instead (bins that
+        start at or after ``t_start_ms``).
+        """
+        if self.meta.get("spikes_recorded", True) is False:
+            return self._mean_rate_from_bins(name, t_start_ms)
         if name is None:
             times, n = self.spike_times_ms, self.n_neurons
         else:
@@ -85,3 +92,20 @@ class SpikeResult:
         if n == 0 or duration_s <= 0:
             return float("nan")
         return float(np.count_nonzero(times >= t_start_ms) / n / duration_s)
+
+    def _mean_rate_from_bins(self, name: str | None, t_start_ms: float) -> float:
+        rates = np.asarray(self.rates_hz, dtype=float)
+        t = np.asarray(self.rate_t_ms, dtype=float)
+        if t.size == 0:
+            return float("nan")
+        edges = np.append(t - (t[1] - t[0]) / 2 if t.size > 1 else [0.0], self.t_max_ms)
+        width = np.diff(edges)
+        keep = edges[:-1] >= t_start_ms - 1e-9
+        if not np.any(keep):
+            return float("nan")
+        sizes = np.asarray(self.population_sizes, dtype=float)
+        if name is None:
+            per_bin = (rates * sizes[:, None]).sum(axis=0) / sizes.sum()
+        else:
+            per_bin = rates[self.population_names.index(name)]
+        return float(np.sum(per_bin[keep] * width[keep]) / np.sum(width[keep]))
