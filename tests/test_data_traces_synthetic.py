@@ -115,8 +115,12 @@ def check_recovery(cell, neuron: LIFNeuron, amps: np.ndarray) -> None:
     assert all(x.flag == "ok" for x in f.values()), cell.reasons()
 
 
-def test_features_from_simulated_sweeps(generated):
-    _, neuron, amps, sweeps, _ = generated
+def test_features_from_simulated_sweeps():
+    """In memory, no file format involved (the other cells go through ABF1 below)."""
+    neuron, first, step, n = CELLS["pyramidal"]
+    amps = first + step * np.arange(n)
+    sweeps = simulate_steps(neuron, amps, stim_start_ms=STIM[0], stim_end_ms=STIM[1],
+                            sweep_ms=700.0, dt_ms=0.1, noise_mV=0.1, seed=3)
     check_recovery(extract_cell_features(sweeps), neuron, amps)
 
 
