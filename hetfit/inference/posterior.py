@@ -13,6 +13,7 @@ RNG state, so it neither depends on nor disturbs global random state.
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -196,7 +197,10 @@ class WidthPosterior:
         xa = self.check_x(xs)
         if int(n) != n or n < 1:
             raise ParameterError(f"number of posterior samples must be >= 1, got {n}")
-        with torch_context(seed, self.n_threads) as torch, torch.no_grad():
+        with torch_context(seed, self.n_threads) as torch, torch.no_grad(), \
+                warnings.catch_warnings():
+            # sbi lowers its internal batch size for memory; nothing for the user to do
+            warnings.filterwarnings("ignore", message=".*max_sampling_batch_size.*")
             u = self._sample_u(torch, xa, int(n))
         return self.prior.from_unbounded(u)
 

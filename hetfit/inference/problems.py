@@ -115,6 +115,23 @@ def _parse_value(text: str) -> Any:
         return text
 
 
+def _split_options(text: str) -> list[str]:
+    """Split ``a=1,b=[2,3]`` at commas outside brackets."""
+    parts, depth, cur = [], 0, []
+    for ch in text:
+        if ch in "[{(":
+            depth += 1
+        elif ch in "]})":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    parts.append("".join(cur))
+    return parts
+
+
 def parse_model_spec(spec: str | dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """``"name"``, ``"name:key=value,..."``, a JSON file path, or a dict -> (name, options)."""
     if isinstance(spec, dict):
@@ -130,7 +147,7 @@ def parse_model_spec(spec: str | dict[str, Any]) -> tuple[str, dict[str, Any]]:
     else:
         name, _, rest = str(spec).partition(":")
         opts: dict[str, Any] = {}
-        for item in filter(None, (s.strip() for s in rest.split(","))):
+        for item in filter(None, (s.strip() for s in _split_options(rest))):
             key, eq, value = item.partition("=")
             if not eq:
                 raise ParameterError(f"bad model option {item!r}", hint="use key=value")
@@ -163,7 +180,10 @@ def problem_from_spec(spec: str | dict[str, Any], recording: Any = None,
     if n_threads is not None:
         opts.setdefault("n_threads", n_threads)
     if recording is not None:
-        dur = float(recording.t_stop_ms - recording.t_start_ms)
+        dt = float(opts.get("dt_ms", 0.1))
+        # whole number of integration steps (the recording window is cut to match)
+        dur = round(math.floor(float(recording.t_stop_ms - recording.t_start_ms) / dt + 1e-6)
+                    * dt, 9)
         opts.setdefault("duration_ms", dur)
         pops = None if opts.get("pooled") else ("E", "I")
         try:

@@ -265,6 +265,9 @@ class NetworkSimulator(Simulator):
         """Summary vector of a recording, computed exactly as for simulations."""
         from hetfit.inference.summaries import summaries_of_recording
 
+        want = self.t_max_ms - self.t_transient_ms
+        if recording.t_stop_ms - recording.t_start_ms > want:  # drop a sub-step remainder
+            recording = recording.select(recording.t_start_ms, recording.t_start_ms + want)
         return summaries_of_recording(self.summaries, recording, seed=seed)
 
     def __repr__(self) -> str:

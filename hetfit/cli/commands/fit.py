@@ -69,8 +69,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="posterior predictive check with N simulations (default off)")
     parser.add_argument("--time-unit", choices=("s", "ms"), default=None,
                         help="time unit of a CSV recording (if its column name does not say)")
+    parser.add_argument("--t-start-ms", type=float, default=None,
+                        help="start of the recording window in ms (default: file start, 0)")
+    parser.add_argument("--t-stop-ms", type=float, default=None,
+                        help="end of the recording window in ms (default: the file's end or "
+                        "just after the last spike; give it when the recording ran longer)")
     parser.add_argument("--window-ms", type=float, default=None,
-                        help="analyse only the first WINDOW ms of the recording")
+                        help="analyse only the first WINDOW ms of the window")
     parser.add_argument("--samples", type=int, default=4000,
                         help="posterior samples for the reported statistics (default 4000)")
 
@@ -80,7 +85,8 @@ def _read_recording(args: argparse.Namespace):
     from hetfit.errors import ParameterError
 
     path = Path(args.recording)
-    kwargs = {}
+    kwargs = {k: getattr(args, k) for k in ("t_start_ms", "t_stop_ms")
+              if getattr(args, k) is not None}
     if path.suffix.lower() in (".csv", ".tsv", ".tab", ".txt") and args.time_unit:
         kwargs["time_unit"] = args.time_unit
     rec = read_recording(path, **kwargs)
