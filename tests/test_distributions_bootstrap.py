@@ -138,7 +138,9 @@ def test_bootstrap_is_reproducible_and_methods_are_reported():
     b = B.bootstrap_ci(x, d, ["sd", "iqr", "median"], n_boot=300, seed=9)
     assert a.to_dict() == b.to_dict()
     assert a.intervals["sd"].method == "studentized"
-    assert a.intervals["iqr"].method == "bca"
+    assert a.intervals["iqr"].method == "percentile"
+    bca = B.bootstrap_ci(x, d, ["iqr"], n_boot=300, seed=9, method="bca")
+    assert bca.intervals["iqr"].method == "bca"
     p = B.bootstrap_ci(x, d, ["sd"], n_boot=300, seed=9, method="percentile")
     assert p.intervals["sd"].method == "percentile"
     assert p.intervals["sd"].estimate == a.intervals["sd"].estimate

@@ -82,7 +82,7 @@ def test_without_donor_ids_cells_are_resampled_and_said_so():
     res = C.compare_spread(a, b, n_boot=200, n_perm=99, seed=0, width="iqr")
     assert res.resampling_unit == "cell" and res.n_donors == (None, None)
     assert any("as if independent" in n for n in res.notes)
-    assert res.width_a.method == "bca"
+    assert res.width_a.method == "percentile" and res.ratio.method == "percentile"
 
 
 def test_compare_conditions_over_a_table():

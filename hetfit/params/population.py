@@ -400,6 +400,13 @@ def population_from_estimate(
         raise ParameterError(f"unknown model {model!r}", hint=f"use one of {MODELS}")
     grp = _resolve_group(estimate, group)
     feats = _features_for(model, grp, mapping)
+    missing = [f for f in feats if f not in grp.features]
+    if missing:
+        raise InsufficientDataError(
+            f"type {grp.name!r} has no estimate for {missing}, needed by the {model} mapping",
+            hint=f"estimate these features too (hetfit estimate --features "
+            f"{','.join(feats)}) or use a preset",
+        )
     # thresholds are drawn as rest + distance to threshold when the distance was estimated,
     # which keeps every threshold above its resting potential
     use_dtt = ("v_threshold_mV" in feats and "distance_to_threshold_mV" in grp.features
