@@ -353,3 +353,16 @@ def test_summary_is_json_ready():
     assert s["n_cells"] == 6 and s["n_donors"] == 3
     assert s["features"]["v_threshold_mV"] == 5 and s["labels"]["layer"] == 2
     assert json.loads(dumps(s))["report"]["rows_read"] == 6
+
+
+def test_tiny_tables_accept_unusual_real_values_but_still_catch_units():
+    # One or two cells with a real but atypical median (f-I slope near 0) are not a unit error...
+    t = CellTable(pd.DataFrame({"cell_id": ["a", "b"], "fi_slope_Hz_per_pA": [0.001, 0.002]}))
+    assert t.values("fi_slope_Hz_per_pA").tolist() == [0.001, 0.002]
+    # ...but a single threshold in volts still is, because a conversion explains it.
+    with pytest.raises(SchemaError, match="V"):
+        CellTable(pd.DataFrame({"cell_id": ["a"], "v_threshold_mV": [-0.045]}))
+    # with many cells the typical-median check applies as before
+    with pytest.raises(SchemaError):
+        CellTable(pd.DataFrame({"cell_id": [str(i) for i in range(10)],
+                                "fi_slope_Hz_per_pA": [1e-5] * 10}))
