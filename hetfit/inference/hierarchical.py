@@ -48,24 +48,33 @@ from hetfit.seeding import SeedLike, as_generator, child_seeds
 Family = Literal["lorentzian", "gaussian"]
 
 
+def _cell_logpdf(resid: np.ndarray, delta: np.ndarray, family: Family,
+                 sigma_m: float) -> np.ndarray:
+    """Log density of residuals ``y - mu`` (broadcast against ``delta``), closed forms."""
+    if family == "gaussian":
+        var = delta * delta + sigma_m * sigma_m
+        return -0.5 * np.log(2.0 * math.pi * var) - resid * resid / (2.0 * var)
+    if sigma_m > 0:
+        from scipy import special
+
+        with np.errstate(divide="ignore"):
+            return np.log(special.voigt_profile(resid, sigma_m, delta))
+    z = resid / delta
+    return -np.log(math.pi * delta) - np.log1p(z * z)
+
+
 def cell_loglik_grid(y: np.ndarray, mu: np.ndarray, delta: np.ndarray, family: Family,
                      sigma_m: float = 0.0) -> np.ndarray:
     """Log-likelihood of cells ``y`` on a grid: array (len(delta), len(mu)) in nats."""
-    from scipy import special, stats
-
     y = np.asarray(y, dtype=np.float64)
     mu = np.asarray(mu, dtype=np.float64)
+    delta = np.asarray(delta, dtype=np.float64)
+    resid = (y[None, :] - mu[:, None])[None, :, :]  # (1, G_mu, n)
     out = np.empty((len(delta), len(mu)))
-    resid = y[None, :] - mu[:, None]  # (G_mu, n)
-    for i, d in enumerate(np.asarray(delta, dtype=np.float64)):
-        if family == "gaussian":
-            ll = stats.norm.logpdf(resid, scale=math.sqrt(d * d + sigma_m * sigma_m))
-        elif sigma_m > 0:
-            with np.errstate(divide="ignore"):
-                ll = np.log(special.voigt_profile(resid, sigma_m, d))
-        else:
-            ll = stats.cauchy.logpdf(resid, scale=d)
-        out[i] = ll.sum(axis=1)
+    step = max(1, 2_000_000 // max(1, resid.size))  # bounded memory per block
+    for k in range(0, len(delta), step):
+        d = delta[k:k + step, None, None]
+        out[k:k + step] = _cell_logpdf(resid, d, family, sigma_m).sum(axis=2)
     return out
 
 
@@ -226,21 +235,8 @@ def joint_width_posterior(
         logw = np.empty(len(theta))
         for k in range(0, len(theta), 2000):  # bounded memory
             blk = slice(k, k + 2000)
-            r = y[None, :] - mu_s[blk, None]
-            dd = d[blk, None]
-            if family == "gaussian":
-                from scipy import stats
-
-                logw[blk] = stats.norm.logpdf(r, scale=np.sqrt(dd**2 + sigma_m**2)).sum(1)
-            elif sigma_m > 0:
-                from scipy import special
-
-                with np.errstate(divide="ignore"):
-                    logw[blk] = np.log(special.voigt_profile(r, sigma_m, dd)).sum(1)
-            else:
-                from scipy import stats
-
-                logw[blk] = stats.cauchy.logpdf(r, scale=dd).sum(1)
+            logw[blk] = _cell_logpdf(y[None, :] - mu_s[blk, None], d[blk, None], family,
+                                     sigma_m).sum(axis=1)
     w = np.exp(logw - logw.max())
     w /= w.sum()
     ess = float(1.0 / np.sum(w**2))
