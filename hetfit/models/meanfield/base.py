@@ -451,11 +451,25 @@ class MeanFieldModel:
         fps.sort(key=lambda f: float(f.state[0]))
         return fps
 
-    def _fp_count_at(self, slot: tuple[str, int], value: float, base_p, base_inp) -> int:
+    def _stable_states_at(
+        self, slot: tuple[str, int], value: float, base_p, base_inp, seeds=()
+    ) -> list[np.ndarray]:
+        """Stable fixed points at ``param = value``; ``seeds`` (states found nearby) are used
+        as extra Newton starts so that two roots about to merge at a fold are both kept."""
         p = base_p.copy()
         inp = base_inp.copy()
         (p if slot[0] == "p" else inp)[slot[1]] = value
-        return sum(1 for y in self._fixed_point_states(p, inp) if self._classify(y, p, inp).stable)
+        states = list(self._fixed_point_states(p, inp))
+        for y0 in seeds:
+            y = self._newton(np.asarray(y0, dtype=np.float64), p, inp)
+            if y is not None and np.all(np.isfinite(y)) and np.all(y[: self.n_populations] >= 0):
+                states.append(y)
+        scale = self._state_scale()
+        unique: list[np.ndarray] = []
+        for y in states:
+            if all(np.max(np.abs(y - u) / scale) > 1e-6 for u in unique):
+                unique.append(y)
+        return [y for y in unique if self._classify(y, p, inp).stable]
 
     def bistable_ranges(
         self,
@@ -469,8 +483,10 @@ class MeanFieldModel:
         """Intervals of ``param`` with two or more stable fixed points.
 
         The number of stable fixed points is computed at every value in ``values`` (all
-        fixed points, from the model's exact reduction), and each edge of a multistable
-        interval is refined by bisection to ``refine_tol`` (default 1e-6 of the scan width).
+        fixed points, from the model's reduction to the rates), and each edge of a
+        multistable interval is refined by bisection to ``refine_tol`` (default 1e-7 of the
+        scan width), seeding the root search with the states found on the inside so that
+        the edge converges to the fold itself.
         """
         vals = np.asarray(values, dtype=np.float64)
         if vals.ndim != 1 or vals.size < 2 or not np.all(np.isfinite(vals)):
@@ -479,20 +495,21 @@ class MeanFieldModel:
         slot = self._param_slot(param, population)
         p0 = self._pvec()
         inp0 = self._input_const(I_ext)
-        counts = np.array([self._fp_count_at(slot, v, p0, inp0) for v in vals])
-        multi = counts >= 2
-        tol = (vals[-1] - vals[0]) * 1e-6 if refine_tol is None else float(refine_tol)
+        stable = [self._stable_states_at(slot, v, p0, inp0) for v in vals]
+        multi = np.array([len(s) >= 2 for s in stable])
+        tol = (vals[-1] - vals[0]) * 1e-7 if refine_tol is None else float(refine_tol)
 
-        def edge(a: float, b: float, inside_at_a: bool) -> float:
+        def edge(inside: float, outside: float, seeds: list[np.ndarray]) -> float:
             for _ in range(200):
-                if b - a <= tol:
+                if abs(outside - inside) <= tol:
                     break
-                m = 0.5 * (a + b)
-                if (self._fp_count_at(slot, m, p0, inp0) >= 2) == inside_at_a:
-                    a = m
+                m = 0.5 * (inside + outside)
+                st = self._stable_states_at(slot, m, p0, inp0, seeds)
+                if len(st) >= 2:
+                    inside, seeds = m, st
                 else:
-                    b = m
-            return 0.5 * (a + b)
+                    outside = m
+            return 0.5 * (inside + outside)
 
         out = []
         i = 0
@@ -503,8 +520,8 @@ class MeanFieldModel:
             j = i
             while j + 1 < vals.size and multi[j + 1]:
                 j += 1
-            lo = vals[i] if i == 0 else edge(vals[i - 1], vals[i], False)
-            hi = vals[j] if j == vals.size - 1 else edge(vals[j], vals[j + 1], True)
+            lo = vals[i] if i == 0 else edge(vals[i], vals[i - 1], stable[i])
+            hi = vals[j] if j == vals.size - 1 else edge(vals[j], vals[j + 1], stable[j])
             out.append((float(lo), float(hi)))
             i = j + 1
         return out

@@ -237,79 +237,103 @@ def continue_branch(
         t[n] = 1.0
     t = direction * t / np.linalg.norm(t)
 
-    pts_p = [p0]
-    pts_y = [y.copy()]
-    info = [_eig_info(F, y, p0, y_scale)]
-    tangents_p = [t[n]]
-    h = ds
-    for _ in range(max_steps):
+    def step(z: Vector, t: Vector, h: float) -> tuple[Vector, Vector, int] | None:
+        """Predictor-corrector step of arclength h; (z, tangent, Newton iterations)."""
         z_pred = z + h * t
         zc = z_pred.copy()
-        ok = False
-        n_iter = 0
-        for n_iter in range(1, 13):  # noqa: B007 - the count sets the next step size
+        for n_iter in range(1, 13):
             r = np.concatenate([G(zc), [t @ (zc - z_pred)]])
             Jz = np.vstack([JG(zc), t[None, :]])
             try:
                 dz = np.linalg.solve(Jz, -r)
             except np.linalg.LinAlgError:
-                break
+                return None
             zc = zc + dz
             if not np.all(np.isfinite(zc)):
-                break
+                return None
             if np.max(np.abs(dz)) < newton_tol:
-                ok = True
-                break
-        if not ok:
+                A = np.vstack([JG(zc), t[None, :]])
+                try:
+                    t_new = np.linalg.solve(A, np.concatenate([np.zeros(n), [1.0]]))
+                except np.linalg.LinAlgError:
+                    t_new = (zc - z) / np.linalg.norm(zc - z)
+                return zc, t_new / np.linalg.norm(t_new), n_iter
+        return None
+
+    zs = [z.copy()]
+    ts = [t.copy()]
+    h = ds
+    for _ in range(max_steps):
+        res = step(z, t, h)
+        if res is None:
             h *= 0.5
             if h < ds_min:
                 break
             continue
-        Jz = JG(zc)
-        A = np.vstack([Jz, t[None, :]])
-        try:
-            t_new = np.linalg.solve(A, np.concatenate([np.zeros(n), [1.0]]))
-        except np.linalg.LinAlgError:
-            t_new = (zc - z) / np.linalg.norm(zc - z)
-        t_new /= np.linalg.norm(t_new)
-        z, t = zc, t_new
-        yy, pp = z[:n] * S[:n], float(z[n] * S[n])
-        pts_p.append(pp)
-        pts_y.append(yy.copy())
-        info.append(_eig_info(F, yy, pp, y_scale))
-        tangents_p.append(t[n])
+        z, t, n_iter = res
+        zs.append(z.copy())
+        ts.append(t.copy())
         if n_iter <= 4:
             h = min(h * 1.5, ds_max)
+        pp = float(z[n] * S[n])
         if pp < p_min or pp > p_max:
             break
 
-    params = np.asarray(pts_p)
-    states = np.asarray(pts_y)
+    params = np.asarray([zz[n] * S[n] for zz in zs])
+    states = np.asarray([zz[:n] * S[:n] for zz in zs])
+    info = [_eig_info(F, yv, float(pv), y_scale) for yv, pv in zip(states, params)]
     max_re = np.asarray([i[0] for i in info])
     cre = np.asarray([i[1] for i in info])
-    cim = np.asarray([i[2] for i in info])
-    tp = np.asarray(tangents_p)
-    # Eigenvalue scale for a "zero" test that ignores finite-difference noise.
+    tp = np.asarray([tt[n] for tt in ts])
+
+    def fine_walk(i: int, changed: Callable[[Vector, Vector], bool]) -> list[tuple[Vector, Vector]]:
+        """Re-walk the segment i -> i+1 in ~40 small steps until ``changed`` is true."""
+        hh = float(np.linalg.norm(zs[i + 1] - zs[i])) / 40.0
+        zz, tt = zs[i], ts[i]
+        walk = [(zz, tt)]
+        for _ in range(120):
+            r = step(zz, tt, hh)
+            if r is None:
+                break
+            zz, tt, _ = r
+            walk.append((zz, tt))
+            if changed(zz, tt):
+                break
+        return walk
+
     bifs: list[BifurcationPoint] = []
     for i in range(len(params) - 1):
         if tp[i] * tp[i + 1] < 0:
-            bifs.append(_fold_point(params, states, i))
+            sign_t = float(np.sign(tp[i]))
+            walk = fine_walk(i, lambda zz, tt, s0=sign_t: np.sign(tt[n]) != s0)
+            wp = np.asarray([w[0][n] * S[n] for w in walk])
+            wy = np.asarray([w[0][:n] * S[:n] for w in walk])
+            bifs.append(_fold_point(wp, wy, max(0, len(wp) - 2)))
         if np.isfinite(cre[i]) and np.isfinite(cre[i + 1]) and cre[i] * cre[i + 1] < 0:
-            w = cre[i] / (cre[i] - cre[i + 1])
+            s0 = np.sign(cre[i])
+
+            def crossed(zz: Vector, tt: Vector, s0: float = s0) -> bool:
+                c = _eig_info(F, zz[:n] * S[:n], float(zz[n] * S[n]), y_scale)[1]
+                return bool(np.isfinite(c) and np.sign(c) != s0)
+
+            walk = fine_walk(i, crossed)
+            a, b = walk[-2][0], walk[-1][0]
+            ia = _eig_info(F, a[:n] * S[:n], float(a[n] * S[n]), y_scale)
+            ib = _eig_info(F, b[:n] * S[:n], float(b[n] * S[n]), y_scale)
+            w = ia[1] / (ia[1] - ib[1]) if np.isfinite(ib[1]) and ia[1] != ib[1] else 0.0
+            zh = a + w * (b - a)
             bifs.append(
                 BifurcationPoint(
-                    "hopf",
-                    float(params[i] + w * (params[i + 1] - params[i])),
-                    states[i] + w * (states[i + 1] - states[i]),
-                    float((cim[i] + w * (cim[i + 1] - cim[i])) / (2 * math.pi) * 1e3),
+                    "hopf", float(zh[n] * S[n]), zh[:n] * S[:n],
+                    float((ia[2] + w * (ib[2] - ia[2])) / (2 * math.pi) * 1e3),
                 )
             )
     return Branch(param_name, params, states, max_re, max_re < 0, bifs)
 
 
 def _fold_point(params: Vector, states: Vector, i: int) -> BifurcationPoint:
-    """Turning point between points i and i+1: vertex of a parabola p(s) through 3 points."""
-    lo = max(0, i - 1) if i + 2 >= len(params) else i
+    """Turning point near points i, i+1: vertex of a parabola p(s) through 3 close points."""
+    lo = max(0, min(i - 1, len(params) - 3))
     idx = np.arange(lo, lo + 3)
     idx = idx[idx < len(params)]
     if idx.size < 3:
