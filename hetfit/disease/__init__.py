@@ -44,6 +44,8 @@ _EXPORTS = {
     "izhikevich_sweep": "sweeps",
     "meanfield_sweep": "sweeps",
     "step_response_sweep": "sweeps",
+    "synchrony_regimes": "sweeps",
+    "Regime": "sweeps",
     "transition_width": "sweeps",
     # power
     "PowerCurve": "power",
