@@ -277,8 +277,9 @@ def calibrate_kappa(params: Mapping[str, Any], adaptation, current_pA,
         out = simulate_step(dict(sub, kappa=kappa[has]), _arr(current_pA, n)[has],
                             duration_ms, dt_ms)
         achieved[has] = np.where(out["counts"] >= 3, _adaptation_rows(out["spikes"]), np.nan)
-    miss = (status == "ok") & ~(np.abs(achieved - target) <= tolerance)
-    status[miss] = "closest"
+    close = np.abs(achieved - target) <= tolerance
+    status[(status == "ok") & ~close] = "closest"
+    status[(status == "closest") & close] = "ok"
     return kappa, status.astype(str), achieved
 
 

@@ -4,7 +4,7 @@ Examples::
 
     hetfit params --from estimate.json --type human-epilepsy-spiny --n 1000 --out params.json
     hetfit params --preset allen_human:epilepsy-spiny --n 1000 --out params.json --json
-    hetfit params --preset allen_mouse_lines:Pvalb-IRES-Cre --model lif --n 200 --out pv.json
+    hetfit params --preset allen_mouse_lines:Pvalb_IRES_Cre --model lif --n 200 --out pv.json
     hetfit params --list-presets
 """
 
