@@ -152,8 +152,8 @@ def run(args: argparse.Namespace) -> dict:
                 kw["link_donors"] = True
         elif args.reference or args.link_donors:
             raise ParameterError("--reference and --link-donors apply to the rich2022 preset")
-        console.info(f"loading preset {args.preset}")
         preset = load_preset(args.preset, args.data_root, **kw)
+        console.info(f"preset {preset.name}: {len(preset.table)} cells")
         healthy = _condition(args.healthy, preset.healthy, "healthy")
         disease = _condition(args.disease, preset.disease, "disease")
         if groupings is None and args.types is not None:
