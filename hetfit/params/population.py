@@ -201,7 +201,9 @@ class PopulationSpec:
         population: they are set to the medians of the per-neuron values.  Heterogeneity is
         kept in ``v_theta``: ``threshold="distance"`` (default) gives each neuron the common
         ``v_r`` plus its own distance to threshold ``v_theta_i - v_r_i`` (the excitability
-        the neuron had), summarized as a Heterogeneity fitted to those values;
+        the neuron had), summarized as a Heterogeneity fitted to those values (best AIC of
+        Gaussian and Lorentzian: a log-normal cannot describe negative voltages, so the skew
+        of a log-normal distance to threshold is not kept);
         ``"absolute"`` uses the ``v_theta`` distribution as is.  For every per-neuron value,
         use :attr:`values` with a simulator that takes arrays (Brian2, NEST).
         """
