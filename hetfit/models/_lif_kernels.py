@@ -49,9 +49,9 @@ def _has_poisson(pois_lam):
 
 
 @njit(cache=True)
-def _any_nonfinite(v):
+def _any_nonfinite(v, s_e, s_i):
     for i in range(v.size):
-        if not math.isfinite(v[i]):
+        if not (math.isfinite(v[i]) and math.isfinite(s_e[i]) and math.isfinite(s_i[i])):
             return True
     return False
 
@@ -61,7 +61,7 @@ def run_current(
     n_steps, v, s_e, s_i, until,
     v_rest, p_m, p_e, p_i, k_e, k_i, v_th, v_reset, ref_steps,
     indptr, targets, weights, pre_exc,
-    pois_lam, pois_w, rng, rec_idx, v_rec, spike_step, spike_neuron,
+    pois_lam, pois_w, seed, rec_idx, v_rec, spike_step, spike_neuron,
 ):
     """Current synapses, per-neuron propagators (exact between spikes)::
 
@@ -72,6 +72,10 @@ def run_current(
     """
     n = v.size
     use_poisson = _has_poisson(pois_lam)
+    if use_poisson:
+        # numba's own generator (per thread), seeded for every run: reproducible, and much
+        # faster to compile than passing a numpy Generator
+        np.random.seed(seed)  # noqa: NPY002
     fired = np.empty(n, dtype=np.int64)
     n_sp = 0
     for step in range(1, n_steps + 1):
@@ -106,10 +110,10 @@ def run_current(
         if use_poisson:
             for i in range(n):
                 if pois_lam[i] > 0.0:
-                    s_e[i] += pois_w[i] * rng.poisson(pois_lam[i])
+                    s_e[i] += pois_w[i] * np.random.poisson(pois_lam[i])  # noqa: NPY002
         for r in range(rec_idx.size):
             v_rec[r, step] = v[rec_idx[r]]
-        if (step % 256 == 0 or step == n_steps) and _any_nonfinite(v):
+        if (step % 256 == 0 or step == n_steps) and _any_nonfinite(v, s_e, s_i):
             return spike_step, spike_neuron, n_sp, step
     return spike_step, spike_neuron, n_sp, -1
 
@@ -119,7 +123,7 @@ def run_current_uniform(
     n_steps, v, s_e, s_i, until, pop_start, pop_of,
     v_rest, p_m, p_e, p_i, k_e, k_i, v_th, v_reset, ref_steps,
     indptr, targets, weights, pre_exc,
-    pois_lam, pois_w, rng, rec_idx, v_rec, spike_step, spike_neuron,
+    pois_lam, pois_w, seed, rec_idx, v_rec, spike_step, spike_neuron,
 ):
     """Current synapses with one value of every parameter per population.
 
@@ -130,6 +134,10 @@ def run_current_uniform(
     n = v.size
     n_pop = pop_start.size - 1
     use_poisson = _has_poisson(pois_lam)
+    if use_poisson:
+        # numba's own generator (per thread), seeded for every run: reproducible, and much
+        # faster to compile than passing a numpy Generator
+        np.random.seed(seed)  # noqa: NPY002
     fired = np.empty(n, dtype=np.int64)
     frame_e = np.ones(n_pop)
     frame_i = np.ones(n_pop)
@@ -205,10 +213,10 @@ def run_current_uniform(
         if use_poisson:
             for i in range(n):
                 if pois_lam[i] > 0.0:
-                    s_e[i] += pois_w[i] * rng.poisson(pois_lam[i]) * inv_e[pop_of[i]]
+                    s_e[i] += pois_w[i] * np.random.poisson(pois_lam[i])  # noqa: NPY002 * inv_e[pop_of[i]]
         for r in range(rec_idx.size):
             v_rec[r, step] = v[rec_idx[r]]
-        if (step % 256 == 0 or step == n_steps) and _any_nonfinite(v):
+        if (step % 256 == 0 or step == n_steps) and _any_nonfinite(v, s_e, s_i):
             _fold(s_e, s_i, pop_start, frame_e, frame_i)
             return spike_step, spike_neuron, n_sp, step
     _fold(s_e, s_i, pop_start, frame_e, frame_i)
@@ -228,7 +236,7 @@ def run_conductance(
     n_steps, v, s_e, s_i, until,
     v_rest, p_m, p_e, p_i, k_e, k_i, dt_over_tau_m, e_e, e_i, v_th, v_reset, ref_steps,
     indptr, targets, weights, pre_exc,
-    pois_lam, pois_w, rng, rec_idx, v_rec, spike_step, spike_neuron,
+    pois_lam, pois_w, seed, rec_idx, v_rec, spike_step, spike_neuron,
 ):
     """Conductance synapses (conductances relative to the leak, dimensionless).
 
@@ -238,6 +246,10 @@ def run_conductance(
     """
     n = v.size
     use_poisson = _has_poisson(pois_lam)
+    if use_poisson:
+        # numba's own generator (per thread), seeded for every run: reproducible, and much
+        # faster to compile than passing a numpy Generator
+        np.random.seed(seed)  # noqa: NPY002
     fired = np.empty(n, dtype=np.int64)
     n_sp = 0
     for step in range(1, n_steps + 1):
@@ -276,9 +288,9 @@ def run_conductance(
         if use_poisson:
             for i in range(n):
                 if pois_lam[i] > 0.0:
-                    s_e[i] += pois_w[i] * rng.poisson(pois_lam[i])
+                    s_e[i] += pois_w[i] * np.random.poisson(pois_lam[i])  # noqa: NPY002
         for r in range(rec_idx.size):
             v_rec[r, step] = v[rec_idx[r]]
-        if (step % 256 == 0 or step == n_steps) and _any_nonfinite(v):
+        if (step % 256 == 0 or step == n_steps) and _any_nonfinite(v, s_e, s_i):
             return spike_step, spike_neuron, n_sp, step
     return spike_step, spike_neuron, n_sp, -1

@@ -550,7 +550,7 @@ def simulate_lif(
     cap = int(min(max(1024, n * t_max_ms * 1e-3 * 20), 50_000_000))
     buffers = (np.empty(cap, dtype=np.int64), np.empty(cap, dtype=np.int64))
     graph = (indptr, targets, weights, a["pre_exc"])
-    drive = (a["pois_lam"], a["pois_w"], np.random.default_rng(s_noise), rec, v_rec)
+    drive = (a["pois_lam"], a["pois_w"], s_noise % (2**32 - 1), rec, v_rec)
     starts = np.concatenate([[0], np.cumsum(net.sizes)]).astype(np.int64)
     pop_of = np.repeat(np.arange(len(net.sizes)), net.sizes).astype(np.int64)
     uniform = net.synapse == "current" and _uniform_within_populations(a, starts)
@@ -612,7 +612,8 @@ def simulate_lif(
         meta["v_mv"] = v_rec
         meta["v_neurons"] = rec
     if diverged:
-        meta["status"] = f"membrane potential became non-finite at t = {t_stop:.3f} ms"
+        meta["status"] = (f"state (membrane potential or synaptic input) became non-finite by "
+                          f"t = {t_stop:.3f} ms; check weights and drive")
     return SpikeResult(
         spike_times_ms=times,
         spike_neurons=neurons,
