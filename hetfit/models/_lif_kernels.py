@@ -49,11 +49,23 @@ def _has_poisson(pois_lam):
 
 
 @njit(cache=True)
-def _any_nonfinite(v, s_e, s_i):
-    for i in range(v.size):
-        if not (math.isfinite(v[i]) and math.isfinite(s_e[i]) and math.isfinite(s_i[i])):
+def _nonfinite_bits(x):
+    """Whether any float64 in ``x`` is inf/NaN, from its exponent bits.
+
+    An integer test, because the kernels are compiled with fastmath, under which LLVM may
+    fold floating-point ``isfinite`` checks to constants (and numba may compile callees with
+    the caller's flags).
+    """
+    bits = x.view(np.int64)
+    for i in range(bits.size):
+        if (bits[i] >> 52) & 0x7FF == 0x7FF:
             return True
     return False
+
+
+@njit(cache=True)
+def _any_nonfinite(v, s_e, s_i):
+    return _nonfinite_bits(v) or _nonfinite_bits(s_e) or _nonfinite_bits(s_i)
 
 
 @njit(cache=True, fastmath=True, error_model="numpy")
