@@ -239,11 +239,19 @@ def test_noise_driven_rate_matches_white_noise_qif_theory(I, sigma):
 def test_noise_generator_moments():
     n = 200_000
     xi = np.zeros(n)
-    K.fill_noise(xi, 0, n, np.uint64(12345), np.uint64(0), 1.0)
+    key = np.uint64(K.noise_key_for_step(np.uint64(12345), 7))
+    K.fill_noise(xi, 0, n, key, 1.0)
     assert abs(xi.mean()) < 0.01
     assert xi.std() == pytest.approx(1.0, abs=0.01)
     # Irwin-Hall(4): kurtosis 3 - 6/(5*4) = 2.7
     kurt = np.mean((xi - xi.mean()) ** 4) / xi.var() ** 2
     assert kurt == pytest.approx(2.7, abs=0.03)
-    # successive draws are uncorrelated
+    # neighbouring neurons and successive steps are uncorrelated
     assert abs(np.corrcoef(xi[:-1], xi[1:])[0, 1]) < 0.01
+    nxt = np.zeros(n)
+    K.fill_noise(nxt, 0, n, np.uint64(K.noise_key_for_step(np.uint64(12345), 8)), 1.0)
+    assert abs(np.corrcoef(xi, nxt)[0, 1]) < 0.01
+    # filling a sub-range gives the same draws as filling everything
+    part = np.zeros(n)
+    K.fill_noise(part, 1000, 2000, key, 1.0)
+    np.testing.assert_array_equal(part[1000:2000], xi[1000:2000])

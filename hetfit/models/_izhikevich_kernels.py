@@ -258,12 +258,15 @@ _M2 = np.uint64(0x94D049BB133111EB)
 _S30 = np.uint64(30)
 _S27 = np.uint64(27)
 _S31 = np.uint64(31)
+_LO32 = np.uint64(0xFFFFFFFF)
+_B0 = np.uint64(0x00FF00FF00FF00FF)
+_W0 = np.uint64(0x0000FFFF0000FFFF)
+_S8 = np.uint64(8)
 _S16 = np.uint64(16)
 _S32 = np.uint64(32)
-_S48 = np.uint64(48)
-_MASK16 = np.uint64(0xFFFF)
-_IH_SCALE = math.sqrt(3.0) / 65536.0  # 4 uniforms on (0, 65536): var 4*65536^2/12
-_IH_SHIFT = 2.0 * 65536.0 - 2.0  # mean of the sum of four 16-bit integers (+0.5 each)
+# sum of four bytes (each + 0.5) has mean 512 and variance 4 * 256^2 / 12
+_IH_SCALE = math.sqrt(3.0) / 256.0
+_IH_SHIFT = 512.0 - 2.0
 
 
 @nb.njit(**_JIT)
@@ -276,18 +279,38 @@ def _splitmix(x):
 
 
 @nb.njit(**_JIT)
-def fill_noise(xi, lo, hi, key, counter0, scale):
-    """``xi[lo:hi] = scale * eps`` with eps zero-mean, unit-variance (Irwin–Hall(4))."""
-    for j in range(hi - lo):
-        i = np.uint64(lo + j)
-        x = _splitmix(key + (counter0 + i) * _GAMMA)
-        s = (
-            float(x & _MASK16)
-            + float((x >> _S16) & _MASK16)
-            + float((x >> _S32) & _MASK16)
-            + float(x >> _S48)
-        )
-        xi[i] = scale * (s - _IH_SHIFT) * _IH_SCALE
+def noise_key_for_step(key, step):
+    """64-bit key of one time step: SplitMix64 of (set key, step)."""
+    return _splitmix(key + np.uint64(step) * _GAMMA)
+
+
+@nb.njit(**_JIT)
+def fill_noise(xi, lo, hi, step_key, scale):
+    """``xi[lo:hi] = scale * eps``, eps zero-mean, unit variance, Irwin–Hall(4) shaped.
+
+    Counter-based (reproducible for any thread count or population split): one SplitMix64
+    hash of ``(step_key, pair index)`` gives the samples of neurons ``2m`` and ``2m + 1``, each
+    the variance-matched sum of the four bytes of one 32-bit half (1021 levels, kurtosis
+    2.7).  Byte sums use SWAR arithmetic, so there are two int-to-float conversions per hash.
+    """
+    for m in range((lo + 1) // 2, hi // 2):  # whole pairs: branch-free, vectorizes
+        e0, e1 = _pair(step_key, m)
+        i = np.uint64(2 * m)
+        xi[i] = scale * e0
+        xi[i + np.uint64(1)] = scale * e1
+    if lo % 2 == 1 and lo < hi:  # odd first neuron: second half of its pair
+        xi[lo] = scale * _pair(step_key, lo // 2)[1]
+    if hi % 2 == 1 and hi - 1 >= lo and (hi - 1 != lo or lo % 2 == 0):
+        xi[hi - 1] = scale * _pair(step_key, (hi - 1) // 2)[0]
+
+
+@nb.njit(**_JIT)
+def _pair(step_key, m):
+    x = _splitmix(step_key + np.uint64(m) * _GAMMA)
+    y = (x & _B0) + ((x >> _S8) & _B0)  # four 16-bit sums of byte pairs
+    z = (y & _W0) + ((y >> _S16) & _W0)  # two 32-bit sums of four bytes
+    return ((float(z & _LO32) - _IH_SHIFT) * _IH_SCALE,
+            (float(z >> _S32) - _IH_SHIFT) * _IH_SCALE)
 
 
 # ---------------------------------------------------------------------------------------
@@ -440,6 +463,17 @@ def _pu_sn(V, U, F, B0, A0, G, VRES, lo, hi, Si, SEi, I, k, dtC, eu, cu, vr, vpe
 
 
 @nb.njit(**_JIT)
+def _count_nonfinite(X, Y, N):
+    """Number of i with X[i] or Y[i] non-finite (branch-free, vectorizes)."""
+    bad = 0
+    for i in range(N):
+        x = X[i]
+        y = Y[i]
+        bad += (x - x != 0.0) | (y - y != 0.0)  # inf - inf and NaN - NaN are NaN
+    return bad
+
+
+@nb.njit(**_JIT)
 def _sparse_inputs(s_syn, Si, SEi, E_syn, dec, n_pop, N):
     """Per-neuron total gate and reversal-weighted gate; then decay the gates by one step."""
     for i in range(N):
@@ -526,6 +560,7 @@ def run_set(
     deliv = np.zeros(P)
     sp_t = np.empty(MAX_SPIKES_PER_EXCURSION + 1)
 
+    check_steps = max(1, int(round(5.0 / dt)))
     n_rec = 0
     n_parked = 0
     n_exc = 0
@@ -560,8 +595,7 @@ def run_set(
             I = seg_val[seg, p] + I_off[p]
             noisy = sigma[p] > 0.0
             if noisy:
-                fill_noise(xi, lo, hi, noise_key, np.uint64(step) * np.uint64(N),
-                           noise_scale[p])
+                fill_noise(xi, lo, hi, noise_key_for_step(noise_key, step), noise_scale[p])
             sp_, se_ = S[p], SE[p]
             kk, dc, e_, c_, vr_ = k[p], dtC[p], eu[p], cu[p], v_r[p]
             if method == METHOD_EXACT:
@@ -734,19 +768,15 @@ def run_set(
             i = nxt
         ret_head[rslot] = -1
         step += 1
-        # --- divergence check once per rate bin (NaN is legitimate only for parked neurons)
-        if step % bin_steps == 0 or step == n_steps:
-            bad = 0
-            for i in range(N):
-                if not math.isfinite(V[i]) or not math.isfinite(U[i]):
-                    bad += 1
-            if bad != n_parked:
+        # --- divergence check every ~5 ms and at the end (NaN is legitimate only for
+        #     parked neurons, which have both v and u NaN)
+        if step % check_steps == 0 or step == n_steps:
+            if _count_nonfinite(V, U, N) != n_parked:
                 status = STATUS_DIVERGED
             if sparse:
                 for q in range(P):
-                    for i in range(N):
-                        if not math.isfinite(s_syn[q, i]):
-                            status = STATUS_DIVERGED
+                    if _count_nonfinite(s_syn[q], s_syn[q], N) != 0:
+                        status = STATUS_DIVERGED
             else:
                 for p in range(P):
                     for q in range(P):
