@@ -43,6 +43,7 @@ __all__ = [
     "SpreadResults",
     "compare_networks",
     "compare_spreads",
+    "network_sweeps",
     "run_comparison",
     "split_conditions",
 ]
@@ -858,6 +859,91 @@ def compare_networks(
 
 
 # ---------------------------------------------------------------------------------------
+# heterogeneity-loss sweeps around the measured widths
+# ---------------------------------------------------------------------------------------
+SWEEP_SCALES = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0)
+
+
+def network_sweeps(
+    comparison: NetworkComparison,
+    *,
+    scales: Sequence[float] = SWEEP_SCALES,
+    quick: bool = False,
+    seed: SeedLike = 0,
+    drives_pA: tuple[float, float] | None = None,
+) -> dict[str, Any]:
+    """Heterogeneity-loss sweeps of the comparison's model around the measured widths.
+
+    Each population's threshold width is scaled from 0 to twice its value in the reference
+    (healthy) condition, with the other population at its healthy width: network synchrony
+    (engine ``"network"``) and the mean field's bistable range of E drive (engine
+    ``"mean field"``).  Which cells matter (per parameter): the same network with
+    heterogeneous drives (Lorentzian, half-width 0-20 pA) and partial resets (half-width
+    0-0.2) of E and I, at the measured threshold widths.  The measured widths of both
+    conditions are stored as ``meta["markers"]`` of the threshold sweeps.
+    """
+    from hetfit.disease.sweeps import izhikevich_sweep, meanfield_sweep
+    from hetfit.models.heterogeneity import Heterogeneity
+    from hetfit.models.meanfield import gast2023_ei_meanfield
+    from hetfit.models.presets import gast2023_ei
+
+    if comparison.model != "gast2023_ei":
+        raise ParameterError(f"sweeps are available for the gast2023_ei model, not "
+                             f"{comparison.model!r}")
+    s = ModelSettings.quick() if quick else ModelSettings()
+    drives = tuple(drives_pA or comparison.settings.get("drives_pA", (50.0, 10.0)))
+    ref = comparison.widths[comparison.healthy].point
+    dis = comparison.widths[comparison.disease].point
+    sc = np.asarray(scales, dtype=float)
+    n_seeds = 2 if quick else 3
+    t_max = s.t_settle_ms + s.window_ms
+    base = gast2023_ei(n_e=s.n_per_population, n_i=s.n_per_population,
+                       delta_v_e=max(ref["E"], 1e-3), delta_v_i=max(ref["I"], 1e-3),
+                       I_e=drives[0], I_i=drives[1])
+    out: dict[str, Any] = {}
+    seeds = child_seeds(seed, 8)
+    for k, pop in enumerate(("E", "I")):
+        widths = np.unique(sc * ref[pop])
+        if widths.size < 2:
+            continue
+        sw = izhikevich_sweep(base, widths, population=pop, parameter="v_theta",
+                              n_seeds=n_seeds, t_max_ms=t_max, t_start_ms=s.t_settle_ms,
+                              dt_ms=s.dt_ms, tau_ms=s.tau_ms, seed=int(seeds[k]),
+                              reference_width=ref[pop])
+        sw.meta["markers"] = {comparison.healthy: ref[pop], comparison.disease: dis[pop]}
+        out[f"{pop} threshold width (network)"] = sw
+        mf = gast2023_ei_meanfield(delta_e=ref["E"], delta_i=ref["I"], eta_e=drives[0],
+                                   eta_i=drives[1])
+        msw = meanfield_sweep(
+            mf, np.unique(np.maximum(widths, 1e-3)), population=pop, scan_param="eta",
+            scan_population="E",
+            scan_values=np.linspace(drives[0] - 50.0, drives[0] + 50.0, s.scan_points),
+            t_max_ms=t_max, t_start_ms=s.t_settle_ms, reference_width=ref[pop])
+        msw.meta["markers"] = sw.meta["markers"]
+        out[f"{pop} threshold width (mean field)"] = msw
+    # which parameter matters: drive and partial-reset heterogeneity on top of the thresholds
+    extra = {"eta": (np.array([0.0, 2.5, 5.0, 10.0, 20.0]),
+                     lambda w: Heterogeneity(0.0, max(w, 1e-6), "lorentzian", low=-200.0,
+                                             high=200.0)),
+             "theta_reset": (np.array([0.0, 0.05, 0.1, 0.2]),
+                             lambda w: Heterogeneity(0.1, max(w, 1e-6), "lorentzian", low=0.0,
+                                                     high=0.95))}
+    if quick:
+        extra = {"eta": extra["eta"]}
+    for j, (param, (widths, make)) in enumerate(extra.items()):
+        for k, pop in enumerate(("E", "I")):
+            net = base.replace_population(pop, **{param: make(1.0)})
+            sw = izhikevich_sweep(net, widths, population=pop, parameter=param,
+                                  n_seeds=n_seeds, t_max_ms=t_max, t_start_ms=s.t_settle_ms,
+                                  dt_ms=s.dt_ms, tau_ms=s.tau_ms,
+                                  seed=int(seeds[2 + 2 * j + k]))
+            sw.notes.append(f"{param} heterogeneity added on top of the measured threshold "
+                            "widths (Lorentzian, truncated); no data constrain this width")
+            out[f"{pop} {param} width (network)"] = sw
+    return out
+
+
+# ---------------------------------------------------------------------------------------
 # whole pipeline
 # ---------------------------------------------------------------------------------------
 @dataclass
@@ -903,13 +989,16 @@ def run_comparison(
     n_replicates: int | None = None,
     min_cells: int = 5,
     min_donors: int = 3,
+    sweeps: bool = False,
 ) -> ComparisonResult:
     """Spread comparison and network comparison for a preset or two tables.
 
     Give either ``preset`` (a :class:`~hetfit.disease.presets.ComparisonPreset`) or both
     ``healthy_table`` and ``disease_table``.  Arguments given explicitly override the
-    preset's.  ``network=False`` skips the network step; ``quick=True`` uses fewer bootstrap
-    replicates and small, short networks (about 20 s on 2 cores).
+    preset's.  ``network=False`` skips the network step; ``sweeps=True`` adds
+    heterogeneity-loss sweeps around the measured widths (:func:`network_sweeps`);
+    ``quick=True`` uses fewer bootstrap replicates and small, short networks (about 20 s on
+    2 cores once the numba kernels are compiled).
     """
     notes: list[str] = []
     if preset is not None:
@@ -944,7 +1033,10 @@ def run_comparison(
         nets = compare_networks(h_tab, d_tab, network, names=names, quick=quick, seed=seed,
                                 n_replicates=n_replicates or (4 if quick else 16),
                                 n_seeds=2 if quick else 3)
-    return ComparisonResult(name, desc, healthy, disease, spreads, nets, notes, cite)
+    result = ComparisonResult(name, desc, healthy, disease, spreads, nets, notes, cite)
+    if sweeps and nets is not None:
+        result.sweeps.update(network_sweeps(nets, quick=quick, seed=seed))
+    return result
 
 
 def _default_groupings(h: Any, d: Any) -> list[tuple[str, ...]]:

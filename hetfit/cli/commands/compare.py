@@ -66,6 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run_g = parser.add_argument_group("analysis")
     run_g.add_argument("--no-network", action="store_true",
                        help="spread comparison only (no network models)")
+    run_g.add_argument("--sweeps", action="store_true",
+                       help="add heterogeneity-loss sweeps around the measured widths (E vs I "
+                       "thresholds; drive and reset heterogeneity)")
     run_g.add_argument("--quick", action="store_true",
                        help="fewer bootstrap replicates, small short networks (~20 s)")
     run_g.add_argument("--n-boot", type=int, help="bootstrap replicates (default 2000)")
@@ -136,11 +139,13 @@ def run(args: argparse.Namespace) -> dict:
             raise ParameterError(f"--{name.replace('_', '-')} must be >= 100, got {v}")
     if args.replicates is not None and args.replicates < 2:
         raise ParameterError("--replicates must be >= 2")
+    if args.sweeps and args.no_network:
+        raise ParameterError("--sweeps needs the network step", hint="drop --no-network")
     groupings = [tuple(args.by)] if args.by else None
     common = dict(types=args.types, features=args.features, quick=args.quick,
                   seed=args.seed, n_boot=args.n_boot, n_perm=args.n_perm,
                   n_replicates=args.replicates, min_cells=args.min_cells,
-                  min_donors=args.min_donors)
+                  min_donors=args.min_donors, sweeps=args.sweeps)
     if args.preset:
         from hetfit.disease.presets import load_preset
 
