@@ -292,12 +292,18 @@ class RateNetwork:
         if int(record_every) != record_every or record_every < 1:
             raise ParameterError(f"record_every must be a positive integer, got {record_every}")
         u = self._initial(u0)
+        drive_arr = np.asarray(drive, dtype=np.float64)
+        if drive_arr.ndim > 1 or (drive_arr.ndim == 1 and drive_arr.shape != (self.n,)):
+            raise ParameterError(f"drive must be a number or have shape ({self.n},), "
+                                 f"got shape {drive_arr.shape}")
+        if not np.all(np.isfinite(drive_arr)):
+            raise ParameterError("drive contains NaN or inf")
         n_steps = int(round(t_max / dt))
         decay = math.exp(-dt)
         ts, us = [0.0], [u.copy()]
         diverged = False
         for k in range(1, n_steps + 1):
-            target = (self.rates(u) - self.rate_offset) @ self.weights.T + drive
+            target = (self.rates(u) - self.rate_offset) @ self.weights.T + drive_arr
             u = target + (u - target) * decay
             if k % record_every == 0 or k == n_steps:
                 if not np.all(np.isfinite(u)):
@@ -402,13 +408,15 @@ class RateNetwork:
         tol: float = 1e-10,
         dedup_tol: float = 1e-6,
     ) -> np.ndarray:
-        """Distinct fixed points found from ``n_starts`` random initial conditions.
+        """Distinct fixed points: the continuation branch plus ``n_starts`` random starts.
 
-        Starts are Gaussian with standard deviation ``spread`` (default: the typical size
-        ``sqrt(N sigma_w^2)`` of the input ``W f``, plus the excitability spread) around
-        zero; each is refined by root finding, and solutions closer than ``dedup_tol``
-        (max-norm) are merged.  The result (shape (n_found, N)) is a lower bound on the true
-        number of equilibria.
+        The fixed point reached by continuation (:meth:`fixed_point`) comes first.  Starts are
+        Gaussian around zero with standard deviations spread log-uniformly between
+        ``spread/10`` and ``spread`` (default ``spread``: the larger of the typical input size
+        ``sqrt(sum_ij w_ij^2 / N)``, the excitability spread and ``1/beta``); each is refined
+        by damped Newton iterations and solutions closer than ``dedup_tol`` (max-norm) are
+        merged.  The result (shape (n_found, N)) is a lower bound on the number of
+        equilibria.
         """
         if int(n_starts) != n_starts or n_starts < 1:
             raise ParameterError(f"n_starts must be a positive integer, got {n_starts}")
@@ -416,13 +424,22 @@ class RateNetwork:
         if spread is None:
             scale = float(np.sqrt(np.sum(self.weights**2) / self.n))
             spread = max(scale, float(np.std(self.h)), 1.0 / self.beta)
+        if not (math.isfinite(spread) and spread > 0):
+            raise ParameterError(f"spread must be > 0, got {spread}")
         found: list[np.ndarray] = []
-        for _ in range(int(n_starts)):
-            u, ok = self._newton(rng.normal(0.0, spread, self.n), 1.0, tol, 100)
-            if not ok:
-                continue
+
+        def add(u: np.ndarray) -> None:
             if not any(np.max(np.abs(u - v)) < dedup_tol for v in found):
                 found.append(u)
+
+        u, ok = self._continuation(tol, 100)
+        if ok:
+            add(u)
+        widths = spread * 10.0 ** rng.uniform(-1.0, 0.0, int(n_starts))
+        for width in widths:
+            u, ok = self._newton(rng.normal(0.0, width, self.n), 1.0, tol, 100)
+            if ok:
+                add(u)
         return np.asarray(found).reshape(len(found), self.n)
 
 
