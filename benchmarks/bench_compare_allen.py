@@ -63,7 +63,7 @@ def main() -> None:
               f"q {s['q']:.3g}")
     for k, sw in res.get("sweeps", {}).items():
         tr = {n: t["width"] for n, t in sw["transitions"].items()}
-        trends = {n: round(t["rho"], 2) if t["rho"] == t["rho"] else None
+        trends = {n: None if t["rho"] is None else round(t["rho"], 2)
                   for n, t in sw["trends"].items() if n.startswith(("chi", "bistable"))}
         print(f"  sweep {k}: transitions {tr} trends {trends}")
 

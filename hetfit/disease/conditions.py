@@ -589,7 +589,7 @@ def _gast_ei_network_measures(widths: list[dict[str, float]], seeds: list[int],
         after = _network_measures(r, ["E", "I"], t_step + lag, t_max, s.tau_ms,
                                   min(500.0, s.window_ms))
         m = {k: before[k] for k in ("chi_E", "chi_I", "order_E", "rate_E", "rate_I",
-                                    "peak_freq_E", "peak_to_mean_E")}
+                                    "peak_to_mean_E")}
         m["step_delta_chi_E"] = after["chi_E"] - before["chi_E"]
         m["step_delta_rate_E"] = after["rate_E"] - before["rate_E"]
         out.append(m)
@@ -629,7 +629,6 @@ _ENGINES = {
         "order_E": ("network", "", "Kuramoto order parameter of E spike phases"),
         "rate_E": ("network", "Hz", "E rate (network)"),
         "rate_I": ("network", "Hz", "I rate (network)"),
-        "peak_freq_E": ("network", "Hz", "spectral peak of the E population rate"),
         "peak_to_mean_E": ("network", "", "spectral peak over mean power (E rate)"),
         "step_delta_chi_E": ("network", "",
                              "chi of E after a sudden step of E drive minus before"),

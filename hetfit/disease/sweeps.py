@@ -632,9 +632,20 @@ def izhikevich_sweep(
     )
     key = sync_measure or f"chi_{population}"
     if key in sw.curves:
-        sw.transitions[key] = transition_width(
-            w, sw.curves[key].mean, sync_threshold, side="above", min_range=0.1, measure=key)
+        sw.transitions[key] = _sync_transition(sw, key, sync_threshold)
     return sw
+
+
+def _sync_transition(sw: Sweep, key: str, threshold: float | None) -> Transition:
+    """Transition to synchrony, reported only where synchrony falls with the width."""
+    tr = transition_width(sw.widths, sw.curves[key].mean, threshold, side="above",
+                          min_range=0.1, measure=key)
+    rho = sw.trend(key)["rho"]
+    if tr.width is not None and not (rho < 0):
+        return Transition(key, tr.threshold, None, "above",
+                          f"{tr.rule}; not reported: {key} does not fall as the width grows "
+                          f"(Spearman rho = {rho:.2f})")
+    return tr
 
 
 _PARAM_UNITS = {"v_theta": "mV", "eta": "pA", "g": "nS", "theta_reset": ""}
@@ -737,8 +748,7 @@ def synchrony_regimes(
         if key not in sw.curves:
             raise ParameterError(f"measure {key!r} not computed",
                                  hint=f"measures: {sorted(sw.curves)}")
-        sw.transitions[key] = transition_width(w, sw.curves[key].mean, None, side="above",
-                                               min_range=min_effect, measure=key)
+        sw.transitions[key] = _sync_transition(sw, key, None)
         t = sw.trend(key)
         m = sw.curves[key].mean
         rng = float(np.nanmax(m) - np.nanmin(m)) if np.isfinite(m).any() else math.nan

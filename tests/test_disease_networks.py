@@ -1,0 +1,66 @@
+"""Networks built from each condition's measured widths (synthetic conditions with known
+widths, so the direction of every effect is known in advance)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hetfit.data_adapters.celltable import CellTable
+from hetfit.disease.conditions import NetworkMapping, compare_networks
+from hetfit.errors import InsufficientDataError, ParameterError
+
+MAPPING = NetworkMapping("gast2023_ei", {"E": {"dendrite_type": "spiny"},
+                                         "I": {"dendrite_type": "aspiny"}},
+                         "v_threshold_mV", "hwhm_iqr")
+
+
+def _condition(name: str, hwhm_e: float, hwhm_i: float, n: int = 120, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        spiny = i % 2 == 0
+        sd = (hwhm_e if spiny else hwhm_i) / 0.6745  # Gaussian: HWHM(IQR/2) = 0.6745 sigma
+        rows.append({"cell_id": f"{name}{i}", "donor_id": f"{name}-{i % 12}",
+                     "dendrite_type": "spiny" if spiny else "aspiny",
+                     "v_threshold_mV": -40.0 + sd * rng.standard_normal()})
+    return CellTable(pd.DataFrame(rows))
+
+
+@pytest.mark.slow  # network simulations (numba compilation when the cache is cold)
+def test_low_heterogeneity_condition_gives_a_more_synchronous_network():
+    healthy = _condition("h", 2.0, 3.0, seed=1)
+    disease = _condition("d", 0.3, 0.15, seed=2)
+    nc = compare_networks(healthy, disease, MAPPING, names=("healthy", "epileptic"),
+                          quick=True, n_replicates=3, n_seeds=2, seed=3)
+    w = nc.widths
+    assert w["healthy"].point["E"] == pytest.approx(2.0, rel=0.3)
+    assert w["epileptic"].point["I"] == pytest.approx(0.15, rel=0.3)
+    chi = nc.measures["chi_I"]
+    # less threshold heterogeneity in the inhibitory population: more synchrony (seed 000)
+    assert chi.point[1] > chi.point[0] + 0.1
+    assert chi.difference_interval[0] > 0
+    # less heterogeneity in E: wider bistable range of E drive (mean field; seed 000 Fig. 2D)
+    bist = nc.measures["mf_bistable_range_pA"]
+    assert bist.point[1] > bist.point[0]
+    assert nc.engines["chi_I"] == "network" and nc.engines["mf_bistable_range_pA"] == "mean field"
+    assert any("engines" in n for n in nc.notes)
+    frame = nc.to_frame()
+    assert set(frame["engine"]) == {"network", "mean field"}
+    d = nc.to_dict()
+    assert d["widths"]["healthy"]["resampling_unit"] == "donor"
+
+
+def test_network_inputs_are_checked():
+    healthy = _condition("h", 2.0, 3.0)
+    only_spiny = CellTable(healthy.data[healthy.data["dendrite_type"] == "spiny"])
+    with pytest.raises(InsufficientDataError, match="population 'I'"):
+        compare_networks(healthy, only_spiny, MAPPING, n_replicates=2)
+    with pytest.raises(ParameterError, match="no network model"):
+        compare_networks(healthy, healthy, NetworkMapping("hodgkin", MAPPING.populations,
+                                                          "v_threshold_mV", "sd"))
+    with pytest.raises(ParameterError, match="width statistic"):
+        compare_networks(healthy, healthy, NetworkMapping("gast2023_ei", MAPPING.populations,
+                                                          "v_threshold_mV", "range"),
+                         network=False)
