@@ -64,3 +64,25 @@ def test_network_inputs_are_checked():
         compare_networks(healthy, healthy, NetworkMapping("gast2023_ei", MAPPING.populations,
                                                           "v_threshold_mV", "range"),
                          network=False)
+
+
+def test_rich2022_networks_from_both_widths(shared_data):
+    # acceptance: the networks built from the epileptogenic (low) and non-epileptogenic
+    # (high) spreads of distance to threshold; the low-heterogeneity network is pushed into
+    # synchrony more easily by the same sudden input step (Rich et al. 2022)
+    from hetfit.disease.conditions import run_comparison
+    from hetfit.disease.presets import rich2022_preset
+
+    preset = rich2022_preset(folder=shared_data("rich2022_human_l5"))
+    res = run_comparison(preset, quick=True, seed=0, features=["distance_to_threshold_mV"],
+                         n_replicates=4)
+    nc = res.networks
+    assert nc.model == "rich2022" and set(nc.engines.values()) == {"network"}
+    w_h = nc.widths[preset.healthy.name].point["E"]
+    w_d = nc.widths[preset.disease.name].point["E"]
+    assert (w_h, w_d) == (pytest.approx(7.868, abs=1e-3), pytest.approx(4.404, abs=1e-3))
+    assert nc.widths[preset.healthy.name].resampling_unit == "cell"
+    step = nc.measures["step_delta_chi_E"]
+    assert step.point[1] > step.point[0] + 0.05
+    assert step.difference_interval[0] > 0.0
+    assert any("cells resampled" in n for n in nc.notes)

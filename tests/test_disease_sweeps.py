@@ -149,3 +149,19 @@ def test_sweep_inputs_are_checked():
     with pytest.raises(ParameterError, match="IzhikevichMeanField"):
         meanfield_sweep(object(), [0.1, 1.0])
     assert math.isnan(transition_width([0.0], [1.0]).threshold)
+
+
+def test_rich2022_step_response_falls_with_excitability_spread():
+    from hetfit.disease.sweeps import rich2022_step_sweep
+
+    sw = rich2022_step_sweep([2.0, 4.4, 7.8, 12.0], n_seeds=2, seed=3, reference_width=7.8)
+    d = sw.curves["delta_chi"]
+    assert d.engine == "network"
+    assert sw.trend("delta_chi")["rho"] < 0
+    assert d.mean[1] > d.mean[2]  # 4.4 mV (epileptogenic) vs 7.8 mV (non-epileptogenic)
+    np.testing.assert_allclose(d.values, sw.curves["chi_after"].values
+                               - sw.curves["chi_before"].values)
+    assert np.all(sw.curves["rate_after_hz"].mean > sw.curves["rate_before_hz"].mean)
+    assert sw.scales is not None and sw.scales[2] == pytest.approx(1.0)
+    tr = sw.transitions["delta_chi"]
+    assert tr.width is not None and 2.0 < tr.width < 12.0

@@ -45,6 +45,7 @@ _EXPORTS = {
     "meanfield_sweep": "sweeps",
     "step_response_sweep": "sweeps",
     "synchrony_regimes": "sweeps",
+    "rich2022_step_sweep": "sweeps",
     "Regime": "sweeps",
     "transition_width": "sweeps",
     # power

@@ -617,7 +617,31 @@ def _gast_ei_meanfield_measures(widths: list[dict[str, float]], s: ModelSettings
     return out
 
 
+def _rich_measures(widths: list[dict[str, float]], seeds: list[int]) -> list[dict]:
+    """Rich et al. 2022 network: synchrony before/after its sudden input step."""
+    from hetfit.models.rich2022 import Rich2022Spec, step_response
+
+    out = []
+    for w, sd in zip(widths, seeds):
+        r = step_response(Rich2022Spec(sigma_e_mv=w["E"]), seed=sd)
+        if r.get("diverged"):
+            out.append({})
+            continue
+        out.append({"step_delta_chi_E": r["delta_chi"], "chi_before_E": r["chi_before"],
+                    "chi_after_E": r["chi_after"], "rate_before_E": r["rate_before_hz"],
+                    "rate_after_E": r["rate_after_hz"]})
+    return out
+
+
 _ENGINES = {
+    "rich2022": {
+        "step_delta_chi_E": ("network", "", "Golomb chi of E after a sudden input step minus "
+                             "before (Rich et al. 2022 protocol)"),
+        "chi_before_E": ("network", "", "chi of E before the step"),
+        "chi_after_E": ("network", "", "chi of E after the step"),
+        "rate_before_E": ("network", "Hz", "E rate before the step"),
+        "rate_after_E": ("network", "Hz", "E rate after the step"),
+    },
     "gast2023_ei": {
         "mf_bistable_range_pA": ("mean field", "pA",
                                  "width of the range of E drive with two stable states"),
@@ -731,7 +755,10 @@ def _evaluate_model(model: str, widths: list[dict[str, float]], seeds: list[int]
             for o, m in zip(out, _gast_ei_network_measures(widths, seeds, s, drives)):
                 o.update(m)
         return out
-    raise ParameterError(f"unknown network model {model!r}", hint="use 'gast2023_ei'")
+    if model == "rich2022":
+        return _rich_measures(widths, seeds) if use_network else [dict() for _ in widths]
+    raise ParameterError(f"unknown network model {model!r}",
+                         hint="use 'gast2023_ei' or 'rich2022'")
 
 
 def compare_networks(
@@ -799,7 +826,8 @@ def compare_networks(
             tags.append((c_i, "rep"))
     # the mean field is deterministic: one evaluation per distinct width set
     out = _evaluate_model(mapping.model, widths, seeds, s, drives_pA, network, False)
-    if mean_field:
+    has_mf = any(v[0] == "mean field" for v in _ENGINES[mapping.model].values())
+    if mean_field and has_mf:
         uniq = {}
         for i, w in enumerate(widths):
             uniq.setdefault(tuple(sorted(w.items())), []).append(i)
@@ -830,14 +858,15 @@ def compare_networks(
     notes = [
         f"widths: {mapping.width} of {mapping.feature} per population "
         f"({', '.join(f'{p} = {dict(c)}' for p, c in mapping.populations.items())})",
-        f"uncertainty: {n_replicates} replicates per condition, each a donor-level bootstrap "
-        f"resample of the widths with its own network seed ({level:.0%} percentile intervals); "
-        f"point values: measured widths, mean over {n_seeds} seeds",
+        f"uncertainty: {n_replicates} replicates per condition, each a bootstrap resample "
+        f"({'/'.join(sorted({w.resampling_unit + 's' for w in pw.values()}))}) of the widths "
+        f"with its own network seed ({level:.0%} percentile intervals); point values: "
+        f"measured widths, mean over {n_seeds} seeds",
     ]
     for cname, w in pw.items():
         if w.resampling_unit == "cell":
             notes.append(f"{cname!r}: no donor ids, cells resampled as if independent")
-    n_fail = sum(1 for o in out if not any(k in o for k in ("chi_E",))) if network else 0
+    n_fail = sum(1 for o in out if not o) if network else 0
     if n_fail:
         notes.append(f"{n_fail} network simulation(s) diverged and were dropped")
     if mapping.model == "gast2023_ei":
@@ -847,6 +876,12 @@ def compare_networks(
             "reduction captures for Lorentzian thresholds; synchrony and the step response "
             "are spike-timing properties it does not describe, so they come from network "
             "simulations"
+        )
+    if mapping.model == "rich2022":
+        notes.append(
+            "engine: network simulations of the Rich et al. 2022 E/I Poisson rate network "
+            "(800 E / 200 I); the measured width sets sigma_e, sigma_i stays at the published "
+            "16.75 mV; same step for both conditions (E input 10 -> 40 mV)"
         )
     return NetworkComparison(
         model=mapping.model, mapping=mapping, healthy=names[0], disease=names[1], widths=pw,
@@ -886,9 +921,10 @@ def network_sweeps(
     from hetfit.models.meanfield import gast2023_ei_meanfield
     from hetfit.models.presets import gast2023_ei
 
+    if comparison.model == "rich2022":
+        return _rich_sweeps(comparison, scales=scales, quick=quick, seed=seed)
     if comparison.model != "gast2023_ei":
-        raise ParameterError(f"sweeps are available for the gast2023_ei model, not "
-                             f"{comparison.model!r}")
+        raise ParameterError(f"no sweeps for the model {comparison.model!r}")
     s = ModelSettings.quick() if quick else ModelSettings()
     drives = tuple(drives_pA or comparison.settings.get("drives_pA", (50.0, 10.0)))
     ref = comparison.widths[comparison.healthy].point
@@ -939,6 +975,31 @@ def network_sweeps(
             sw.notes.append(f"{param} heterogeneity added on top of the measured threshold "
                             "widths (Lorentzian, truncated); no data constrain this width")
             out[f"{pop} {param} width (network)"] = sw
+    return out
+
+
+def _rich_sweeps(comparison: NetworkComparison, *, scales: Sequence[float], quick: bool,
+                 seed: SeedLike) -> dict[str, Any]:
+    """sigma_e around the measured widths and sigma_i around the published value."""
+    from hetfit.disease.sweeps import rich2022_step_sweep
+    from hetfit.models.rich2022 import Rich2022Spec
+
+    ref = comparison.widths[comparison.healthy].point["E"]
+    dis = comparison.widths[comparison.disease].point["E"]
+    sc = np.asarray([x for x in scales if x > 0], dtype=float)
+    n_seeds = 2 if quick else 4
+    s_e, s_i = child_seeds(seed, 2)
+    sw = rich2022_step_sweep(sc * ref, population="E", n_seeds=n_seeds, seed=int(s_e),
+                             reference_width=ref)
+    sw.meta["markers"] = {comparison.healthy: ref, comparison.disease: dis}
+    out = {"E excitability width (network)": sw}
+    if not quick:
+        si = Rich2022Spec().sigma_i_mv
+        swi = rich2022_step_sweep(sc * si, population="I", n_seeds=n_seeds, seed=int(s_i),
+                                  reference_width=si)
+        swi.notes.append("no data constrain the inhibitory width; swept around the published "
+                         "16.75 mV with sigma_e at its default")
+        out["I excitability width (network)"] = swi
     return out
 
 
