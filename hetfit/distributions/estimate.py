@@ -390,7 +390,8 @@ class WidthEstimator:
 
             raise InsufficientDataError("the table has no cells")
         if self.group_by:
-            grouped = [sub for _, sub in df.groupby(self.group_by, dropna=False, sort=True)]
+            by = self.group_by[0] if len(self.group_by) == 1 else list(self.group_by)
+            grouped = [sub for _, sub in df.groupby(by, dropna=False, sort=True)]
         else:
             grouped = [df]
         groups: list[GroupEstimate] = []

@@ -17,7 +17,7 @@ import numba
 import numpy as np
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True)
 def izhikevich_step_response(C, k, v_r, v_t, b, tau_u, kappa, v_peak, v_reset, i_step,
                              t_on, t_off, t_total, dt, max_spikes,
                              stop_after=0):  # pragma: no cover
@@ -37,7 +37,7 @@ def izhikevich_step_response(C, k, v_r, v_t, b, tau_u, kappa, v_peak, v_reset, i
     v_min = np.full(n, np.inf)
     v_end = np.full(n, np.nan)
     diverged = np.zeros(n, dtype=np.bool_)
-    for i in numba.prange(n):
+    for i in range(n):
         v = v_r[i]
         u = 0.0
         inv_c = 1.0 / C[i]
