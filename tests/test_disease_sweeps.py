@@ -107,6 +107,16 @@ def test_threshold_heterogeneity_desynchronizes_a_regular_spiking_network():
     regs = synchrony_regimes(_fs_network(), [0.05, 0.5, 3.0], [200.0], population="I",
                              n_seeds=2, t_max_ms=600.0, t_start_ms=200.0, seed=4)
     assert regs[0].verdict == "loss raises synchrony" and regs[0].rate_hz > 40.0
+    # where it does not: a regular-spiking population with spike-frequency adaptation
+    # (DESIGN.md parameters) stays asynchronous at every threshold width
+    from hetfit.disease.sweeps import synchrony_verdict
+    from hetfit.models.presets import single_population
+
+    rs = izhikevich_sweep(single_population(n=200, delta_v=1.0, I_ext=120.0), [0.05, 0.5, 3.0],
+                          population="E", n_seeds=2, t_max_ms=600.0, t_start_ms=200.0, seed=1)
+    assert np.all(rs.curves["chi_E"].mean < 0.1) and np.all(rs.curves["rate_E"].mean > 15.0)
+    assert synchrony_verdict(rs, "chi_E")[0] == "no clear effect"
+    assert rs.transitions["chi_E"].width is None
     # a sudden step of drive raises the rate at every width
     st = step_response_sweep(_fs_network(eta=80.0), [0.05, 3.0], step_pA=60.0,
                              population="I", t_step_ms=400.0, window_ms=300.0, n_seeds=1,

@@ -172,6 +172,8 @@ def sweep_figures(sweep: Any, directory: str | os.PathLike, *,
 
 
 def _sweep_section(rep: Any, key: str, sweep: Any, fig_dir: Path, files: list[str]) -> None:
+    from hetfit.disease.sweeps import synchrony_verdict
+
     sec = rep.section(f"Heterogeneity sweep: {key}")
     sec.text(f"Model {sweep.model}, width of {sweep.parameter} varied over "
              f"{_fmt(float(sweep.widths[0]))}-{_fmt(float(sweep.widths[-1]))} {sweep.unit}.")
@@ -184,10 +186,25 @@ def _sweep_section(rep: Any, key: str, sweep: Any, fig_dir: Path, files: list[st
                      "p": t["p_value"]})
     sec.table(rows, caption="Trend of each measure with the width (rho < 0: falls as "
                             "heterogeneity rises)")
+    for name in sweep.curves:
+        if not name.startswith(("chi_", "delta_chi")):
+            continue
+        verdict, t, rng = synchrony_verdict(sweep, name)
+        pop = name.rsplit("_", 1)[-1] if name.startswith("chi_") else "E"
+        rate = sweep.curves.get(f"rate_{pop}") or sweep.curves.get("rate_after_hz")
+        act = (f" at {_fmt(float(np.nanmean(rate.values)))} Hz mean rate" if rate is not None
+               else "")
+        if verdict == "loss raises synchrony":
+            tail = ("Heterogeneity desynchronizes here, as the seeds say for active, "
+                    "regular-spiking networks.")
+        else:
+            tail = "The claim that losing heterogeneity raises synchrony does not hold here."
+        sec.text(f"{name}: {verdict}{act} (Spearman rho {_fmt(t['rho'], 2)}, p "
+                 f"{_fmt(t['p_value'], 2)}; range of the mean {_fmt(rng, 2)}). {tail}")
     for name, tr in sweep.transitions.items():
         sec.text(f"Transition ({name}, threshold {_fmt(tr.threshold)}): "
                  + (f"width {_fmt(tr.width)} {sweep.unit}" if tr.width is not None
-                    else "none within the grid"))
+                    else f"none ({tr.rule})"))
     markers = sweep.meta.get("markers")
     main = [k for k in sweep.curves if k.startswith(("chi", "distance_D", "spectral_radius",
                                                      "bistable", "delta_chi"))][:4]

@@ -52,6 +52,7 @@ __all__ = [
     "rich2022_step_sweep",
     "step_response_sweep",
     "synchrony_regimes",
+    "synchrony_verdict",
     "transition_width",
 ]
 
@@ -653,6 +654,24 @@ def _sync_transition(sw: Sweep, key: str, threshold: float | None) -> Transition
 _PARAM_UNITS = {"v_theta": "mV", "eta": "pA", "g": "nS", "theta_reset": ""}
 
 
+def synchrony_verdict(sweep: Sweep, measure: str, *, min_effect: float = 0.1,
+                      alpha: float = 0.05) -> tuple[str, dict[str, float], float]:
+    """Does losing heterogeneity raise synchrony along this sweep?
+
+    ``"loss raises synchrony"`` when ``measure`` falls significantly as the width grows
+    (Spearman test over all replicate values, level ``alpha``) and its mean curve spans at
+    least ``min_effect``; ``"loss lowers synchrony"`` for the reverse; otherwise
+    ``"no clear effect"``.  Returns (verdict, trend, range of the mean curve).
+    """
+    t = sweep.trend(measure)
+    m = sweep.curve(measure).mean
+    rng = float(np.nanmax(m) - np.nanmin(m)) if np.isfinite(m).any() else math.nan
+    verdict = "no clear effect"
+    if t["p_value"] < alpha and rng >= min_effect:
+        verdict = "loss raises synchrony" if t["rho"] < 0 else "loss lowers synchrony"
+    return verdict, t, rng
+
+
 @dataclass
 class Regime:
     """How synchrony depends on a width at one drive (one row of :func:`synchrony_regimes`).
@@ -751,12 +770,7 @@ def synchrony_regimes(
             raise ParameterError(f"measure {key!r} not computed",
                                  hint=f"measures: {sorted(sw.curves)}")
         sw.transitions[key] = _sync_transition(sw, key, None)
-        t = sw.trend(key)
-        m = sw.curves[key].mean
-        rng = float(np.nanmax(m) - np.nanmin(m)) if np.isfinite(m).any() else math.nan
-        verdict = "no clear effect"
-        if t["p_value"] < alpha and rng >= min_effect:
-            verdict = "loss raises synchrony" if t["rho"] < 0 else "loss lowers synchrony"
+        verdict, t, rng = synchrony_verdict(sw, key, min_effect=min_effect, alpha=alpha)
         rate_key = f"rate_{population}"
         rate = float(np.nanmean(sw.curves[rate_key].values)) if rate_key in sw.curves \
             else math.nan
