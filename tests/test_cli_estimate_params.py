@@ -105,3 +105,16 @@ def test_estimate_errors_on_unknown_group_column(capsys, cell_csv):
     code, _, err = _run(capsys, "estimate", "--source", "table", str(path), "--group-by",
                         "layer", "--n-gof", "0")
     assert code == 2 and "group_by column(s) not in the table" in err
+
+
+@pytest.mark.slow  # feature extraction with eFEL dominates (~4-10 s)
+def test_estimate_from_real_abf_recordings(capsys, shared_data):
+    folder = shared_data("abf_current_clamp")
+    code, out, err = _run(capsys, "estimate", "--source", "abf", str(folder), "--features",
+                          "tau_m_ms,r_input_MOhm", "--min-cells", "3", "--n-gof", "0",
+                          "--n-boot", "200", "--json")
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["table_report"]["rows_read"] == 7 and res["n_cells"] == 7
+    row = {r["feature"]: r for r in res["summary"]}["tau_m_ms"]
+    assert row["status"] == "ok" and row["resampling"] == "cell" and row["n_donors"] is None

@@ -99,9 +99,21 @@ def _read(args: argparse.Namespace):
 
         return CellTable.read(paths[0])
     if src in ("nwb", "abf"):
-        from hetfit.data_adapters.traces import cell_table_from_recordings
+        from pathlib import Path
 
-        return cell_table_from_recordings(paths, constant_labels=_pairs(args.label, "--label")
+        from hetfit.data_adapters.traces import cell_table_from_recordings
+        from hetfit.errors import InputFileError
+
+        files = []
+        for p in map(Path, paths):  # folders: every recording of this kind in them
+            if p.is_dir():
+                files += sorted(q for q in p.iterdir() if q.suffix.lower() == f".{src}")
+            else:
+                files.append(p)
+        if not files:
+            raise InputFileError(f"no .{src} files in {paths}",
+                                 hint=f"pass .{src} files or folders holding them")
+        return cell_table_from_recordings(files, constant_labels=_pairs(args.label, "--label")
                                           or None, on_error="skip")
     if not args.dataset:
         raise ParameterError("--source dataset needs --dataset NAME")
