@@ -111,3 +111,20 @@ def test_bad_designs_are_rejected():
         spread_power(0.5, [8, 4])
     with pytest.raises(InsufficientDataError):
         estimate_icc([1.0, 2.0], ["a", "a"])
+
+
+def test_plan_study_takes_donor_structure_from_the_data():
+    from hetfit.disease.power import plan_study
+
+    d = SpreadStudyDesign((60, 60), 6, 1.0, icc=0.4)
+    xa, da, xb, db = simulate_spread_study(d, seed=3)
+    plan = plan_study([xa + 5.0, xb - 3.0], [da, db], [0.6], n_donors=[4, 8], n_sim=40,
+                      seed=1)
+    # condition offsets are removed before estimating the donor share of variance
+    assert plan.icc == pytest.approx(0.4, abs=0.12)
+    assert plan.cells_per_donor == 6 and plan.has_donors
+    pc = plan.curves["ratio 0.6"]
+    assert pc.icc == plan.icc and pc.cells_per_donor == 6
+    flat = plan_study([xa, xb], [None, None], [0.6], n_donors=[4, 8], n_sim=40, seed=1)
+    assert flat.icc == 0.0 and flat.cells_per_donor == 1 and not flat.has_donors
+    assert any("no donor ids" in n for n in flat.notes)

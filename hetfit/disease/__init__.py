@@ -56,6 +56,8 @@ _EXPORTS = {
     "minimum_sample_size": "power",
     "f_test_power": "power",
     "estimate_icc": "power",
+    "plan_study": "power",
+    "StudyPlan": "power",
     # presets
     "ComparisonPreset": "presets",
     "PRESETS": "presets",

@@ -46,6 +46,7 @@ __all__ = [
     "network_sweeps",
     "run_comparison",
     "split_conditions",
+    "study_plans",
 ]
 
 
@@ -1019,6 +1020,7 @@ class ComparisonResult:
     notes: list[str]
     citation: str | None = None
     sweeps: dict[str, Any] = field(default_factory=dict)
+    power: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -1028,6 +1030,7 @@ class ComparisonResult:
             "notes": list(self.notes), "spreads": self.spreads.to_dict(),
             "networks": None if self.networks is None else self.networks.to_dict(),
             "sweeps": {k: v.to_dict() for k, v in self.sweeps.items()},
+            "power": {k: v.to_dict() for k, v in self.power.items()},
         }
 
 
@@ -1050,6 +1053,7 @@ def run_comparison(
     min_cells: int = 5,
     min_donors: int = 3,
     sweeps: bool = False,
+    power: bool = False,
 ) -> ComparisonResult:
     """Spread comparison and network comparison for a preset or two tables.
 
@@ -1058,7 +1062,8 @@ def run_comparison(
     preset's.  ``network=False`` skips the network step; ``sweeps=True`` adds
     heterogeneity-loss sweeps around the measured widths (:func:`network_sweeps`);
     ``quick=True`` uses fewer bootstrap replicates and small, short networks (about 20 s on
-    2 cores once the numba kernels are compiled).
+    2 cores once the numba kernels are compiled).  ``power=True`` adds study planning
+    (:func:`study_plans`).
     """
     notes: list[str] = []
     if preset is not None:
@@ -1096,7 +1101,44 @@ def run_comparison(
     result = ComparisonResult(name, desc, healthy, disease, spreads, nets, notes, cite)
     if sweeps and nets is not None:
         result.sweeps.update(network_sweeps(nets, quick=quick, seed=seed))
+    if power:
+        key = network.feature if isinstance(network, NetworkMapping) else None
+        result.power.update(study_plans(spreads, h_tab, d_tab, feature=key, quick=quick,
+                                        seed=seed))
     return result
+
+
+def study_plans(spreads: SpreadResults, healthy: Any, disease: Any, *,
+                feature: str | None = None, ratios: Sequence[float] = (0.75,),
+                quick: bool = False, seed: SeedLike = 0) -> dict[str, Any]:
+    """Power of a future study for each type of the coarsest grouping (one feature).
+
+    For every compared type: donors per condition needed to detect a width ratio of 0.75
+    (a 25 % loss of spread) and the observed ratio, with the donor share of variance and
+    cells per donor of the data (:func:`hetfit.disease.power.plan_study`).
+    """
+    from hetfit.disease.power import plan_study
+
+    feats = spreads.settings["features"]
+    feat = feature if feature in feats else feats[0]
+    first = tuple(spreads.settings["groupings"][0]) if spreads.settings["groupings"] else ()
+    rows = [r for r in spreads.ok_rows() if r.feature == feat and r.grouping == first]
+    out: dict[str, Any] = {}
+    seeds = child_seeds(seed, max(1, len(rows)))
+    for r, sd in zip(rows, seeds):
+        vals, dons = [], []
+        for t in (healthy, disease):
+            sub = t.select(**r.labels) if r.labels else t
+            x, d = _values(sub, feat)
+            vals.append(x)
+            dons.append(d)
+        obs = r.primary().ratio.estimate
+        rat = list(ratios) + ([obs] if math.isfinite(obs) and abs(obs - 1.0) > 0.05 else [])
+        plan = plan_study(vals, dons, rat, n_donors=(4, 8, 16, 32) if quick
+                          else (4, 8, 16, 32, 64, 128), n_sim=60 if quick else 200,
+                          seed=int(sd))
+        out[f"{r.type_name}: {feat}"] = plan
+    return out
 
 
 def _default_groupings(h: Any, d: Any) -> list[tuple[str, ...]]:

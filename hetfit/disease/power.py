@@ -40,9 +40,11 @@ __all__ = [
     "TESTS",
     "PowerCurve",
     "SpreadStudyDesign",
+    "StudyPlan",
     "estimate_icc",
     "f_test_power",
     "minimum_sample_size",
+    "plan_study",
     "simulate_spread_study",
     "spread_power",
 ]
@@ -391,3 +393,68 @@ def estimate_icc(values: Sequence[float] | np.ndarray, donors: Sequence[Any]) ->
     den = msb + (k0 - 1.0) * msw
     icc = (msb - msw) / den if den > 0 else 0.0
     return float(min(max(icc, 0.0), 0.99))
+
+
+@dataclass
+class StudyPlan:
+    """Power curves for a future study shaped like a measured one (see :func:`plan_study`)."""
+
+    icc: float
+    cells_per_donor: int
+    has_donors: bool
+    curves: dict[str, PowerCurve]  # label of the width ratio -> curve
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"icc": self.icc, "cells_per_donor": self.cells_per_donor,
+                "has_donors": self.has_donors,
+                "curves": {k: v.to_dict() for k, v in self.curves.items()},
+                "notes": list(self.notes)}
+
+
+def plan_study(
+    values: Sequence[np.ndarray],
+    donors: Sequence[np.ndarray | None],
+    width_ratios: Sequence[float] = (0.75,),
+    *,
+    n_donors: Sequence[int] = (4, 8, 16, 32, 64),
+    test: str = "permutation",
+    n_sim: int = 200,
+    n_perm: int = 199,
+    seed: SeedLike = 0,
+) -> StudyPlan:
+    """How many donors would a study like this one need to detect a given width ratio?
+
+    The donor share of variance (:func:`estimate_icc`, each condition centred on its own
+    mean so that a location difference does not count as donor variance) and the median
+    number of cells per donor are taken from the measured data; :func:`spread_power` then
+    gives the power of ``test`` for each ratio in ``width_ratios``.  Without donor ids the
+    plan is for independent cells (``cells_per_donor = 1``), and the notes say so.
+    """
+    xs, ds = [], []
+    has = all(d is not None for d in donors) and len(values) == len(donors)
+    for c, (x, d) in enumerate(zip(values, donors)):
+        x = np.asarray(x, dtype=float)
+        ok = np.isfinite(x)
+        xs.append(x[ok] - x[ok].mean())
+        if has:
+            ds.append(np.array([f"{c}|{v}" for v in np.asarray(d, dtype=object)[ok]],
+                               dtype=object))
+    notes = []
+    if has:
+        allx, alld = np.concatenate(xs), np.concatenate(ds)
+        icc = estimate_icc(allx, alld)
+        _, counts = np.unique(alld.astype(str), return_counts=True)
+        k = max(1, int(round(float(np.median(counts)))))
+        notes.append(f"donor share of variance {icc:.2f} and {k} cells per donor (median) "
+                     "from the data")
+    else:
+        icc, k = 0.0, 1
+        notes.append("no donor ids: planned for independent cells (one cell per donor); a "
+                     "real study with several cells per patient needs more")
+    curves = {}
+    for j, r in enumerate(width_ratios):
+        curves[f"ratio {r:.3g}"] = spread_power(
+            float(r), n_donors, cells_per_donor=k, icc=icc, tests=(test,), n_sim=n_sim,
+            n_perm=n_perm, seed=int(child_seeds(seed, len(width_ratios))[j]))
+    return StudyPlan(float(icc), k, has, curves, notes)

@@ -216,6 +216,37 @@ def _sweep_section(rep: Any, key: str, sweep: Any, fig_dir: Path, files: list[st
         sec.note(n)
 
 
+def _power_section(rep: Any, result: Any, fig_dir: Path, files: list[str]) -> None:
+    from hetfit.reports.figures import plot_sweep, save_figure
+
+    sec = rep.section("Study planning: donors needed to detect a change of spread")
+    sec.text("Power of the donor-level permutation test (alpha 0.05) by simulation with the "
+             "donor share of variance and cells per donor measured here (Gaussian model, "
+             "equal donors per condition).")
+    rows = []
+    for key, plan in result.power.items():
+        curves = {}
+        for label, pc in plan.curves.items():
+            test = next(iter(pc.power))
+            m = pc.minimum_donors[test]
+            rows.append({"type and feature": key, "width ratio": label.split()[-1],
+                         "donor share of variance": plan.icc,
+                         "cells per donor": plan.cells_per_donor,
+                         "donors per condition for 80% power":
+                             "> " + str(int(pc.n_donors[-1, 0])) if m is None else round(m, 1)})
+            curves[label] = (pc.power[test], pc.interval[test][:, 0], pc.interval[test][:, 1])
+        x = next(iter(plan.curves.values())).n_donors[:, 0]
+        fig = plot_sweep(x, curves, xlabel="donors per condition", ylabel="power",
+                         title=f"power: {key}")
+        name = f"figures/power_{_slug(key)}.png"
+        save_figure(fig, fig_dir.parent / name)
+        files.append(name)
+        sec.figure(name, f"Power against donors per condition ({key}).")
+        for n in plan.notes:
+            sec.note(f"{key}: {n}")
+    sec.table(rows)
+
+
 def write_comparison_report(result: Any, directory: str | os.PathLike, *,
                             extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write the report of ``result`` into ``directory`` (created if needed).
@@ -251,6 +282,8 @@ def write_comparison_report(result: Any, directory: str | os.PathLike, *,
         _network_section(rep, result, fig_dir, files)
     for key, sw in result.sweeps.items():
         _sweep_section(rep, key, sw, fig_dir, files)
+    if result.power:
+        _power_section(rep, result, fig_dir, files)
     payload = result.to_dict()
     if extra:
         payload.update(extra)

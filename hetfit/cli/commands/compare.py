@@ -69,6 +69,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run_g.add_argument("--sweeps", action="store_true",
                        help="add heterogeneity-loss sweeps around the measured widths (E vs I "
                        "thresholds; drive and reset heterogeneity)")
+    run_g.add_argument("--power", action="store_true",
+                       help="add study planning: donors needed to detect a 25%% loss of spread "
+                       "and the observed change (power by simulation)")
     run_g.add_argument("--quick", action="store_true",
                        help="fewer bootstrap replicates, small short networks (~20 s)")
     run_g.add_argument("--n-boot", type=int, help="bootstrap replicates (default 2000)")
@@ -145,7 +148,7 @@ def run(args: argparse.Namespace) -> dict:
     common = dict(types=args.types, features=args.features, quick=args.quick,
                   seed=args.seed, n_boot=args.n_boot, n_perm=args.n_perm,
                   n_replicates=args.replicates, min_cells=args.min_cells,
-                  min_donors=args.min_donors, sweeps=args.sweeps)
+                  min_donors=args.min_donors, sweeps=args.sweeps, power=args.power)
     if args.preset:
         from hetfit.disease.presets import load_preset
 
