@@ -16,7 +16,11 @@ Two steps, each usable alone:
    and its own network seed; point estimates use the measured widths with ``n_seeds`` seeds.
 
 :func:`run_comparison` chains both on a :class:`~hetfit.disease.presets.ComparisonPreset` or
-on two tables.  The result states its contrast ("epilepsy vs tumor donors"), its resampling
+on two tables.  Fast path (about 20 s on 2 cores once numba has compiled the kernels)::
+
+    from hetfit.disease import load_preset, run_comparison, write_comparison_report
+    result = run_comparison(load_preset("rich2022", root), quick=True, seed=0)
+    write_comparison_report(result, "out_dir")  The result states its contrast ("epilepsy vs tumor donors"), its resampling
 unit and which engine produced every number: for the Izhikevich E/I circuit with Lorentzian
 thresholds the mean field of Gast, Solla & Kennedy gives the fixed-point structure (steady
 rates, bistable range), which is what that reduction captures; synchrony is a property of
@@ -432,12 +436,13 @@ def compare_spreads(
                 i_seed += len(widths)
                 rows.append(row)
                 continue
+            if (dh is None) != (dd is None):  # donors known in one condition only
+                dh = np.full(xh.size, None, dtype=object) if dh is None else dh
+                dd = np.full(xd.size, None, dtype=object) if dd is None else dd
             for w in widths:
                 try:
                     row.comparisons[w] = compare_spread(
-                        xh, xd, dh if dh is not None or dd is not None else None,
-                        dd if dh is not None or dd is not None else None,
-                        width=w, n_boot=n_boot, n_perm=n_perm, level=level,
+                        xh, xd, dh, dd, width=w, n_boot=n_boot, n_perm=n_perm, level=level,
                         seed=int(seeds[i_seed]), labels=names, feature=feat,
                         min_cells=min_cells)
                 except InsufficientDataError as exc:
