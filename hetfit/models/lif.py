@@ -28,7 +28,8 @@ synapses, reset).
 Every per-neuron parameter accepts a number, a
 :class:`~hetfit.models.heterogeneity.Heterogeneity` (drawn with the run's seed) or an array of
 ``n`` explicit values (e.g. uniform draws).  Connectivity: Erdős–Rényi (or fixed in-degree)
-random graphs per projection, stored as CSR by presynaptic neuron; synapses made by an
+random graphs per projection (:func:`hetfit.models.connectivity.random_connectivity`), merged
+into one CSR-by-presynaptic-neuron graph; synapses made by an
 ``"E"`` population act on ``s_e``, by an ``"I"`` population on ``s_i``.  External drive:
 constant current and/or an independent Poisson spike train per neuron into ``s_e``.
 """
@@ -44,6 +45,7 @@ from typing import Any, Literal
 import numpy as np
 
 from hetfit.errors import ParameterError
+from hetfit.models.connectivity import random_connectivity
 from hetfit.models.heterogeneity import Heterogeneity
 from hetfit.models.results import SpikeResult
 from hetfit.seeding import SeedLike, as_generator, child_seeds
@@ -331,36 +333,6 @@ class LIFNetwork:
 
 # --------------------------------------------------------------------------------------------
 # connectivity (CSR by presynaptic neuron)
-def _random_edges(n_pre: int, n_post: int, pr: LIFProjection, same: bool,
-                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """(source, target) index arrays of one projection."""
-    no_self = same and not pr.allow_autapses
-    if pr.fixed_indegree:
-        k = int(round(pr.p * n_pre))
-        pool = n_pre - 1 if no_self else n_pre
-        if k > pool:
-            raise ParameterError(f"projection {pr.pre}->{pr.post}: in-degree {k} exceeds the "
-                                 f"{pool} available sources")
-        src = np.empty((n_post, k), dtype=np.int64)
-        for i in range(n_post):
-            c = rng.choice(pool, size=k, replace=False)
-            src[i] = c + (c >= i) if no_self else c
-        return src.ravel(), np.repeat(np.arange(n_post, dtype=np.int64), k)
-    srcs, tgts = [], []
-    block = max(1, 4_000_000 // max(n_post, 1))
-    for j0 in range(0, n_pre, block):
-        j1 = min(n_pre, j0 + block)
-        mask = rng.random((j1 - j0, n_post)) < pr.p
-        if no_self:
-            jj = np.arange(j0, j1)
-            jj = jj[jj < n_post]
-            mask[jj - j0, jj] = False
-        s, t = np.nonzero(mask)
-        srcs.append(s + j0)
-        tgts.append(t)
-    return np.concatenate(srcs).astype(np.int64), np.concatenate(tgts).astype(np.int64)
-
-
 def build_connectivity(net: LIFNetwork, seed: SeedLike = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """CSR arrays ``(indptr, targets, weights)`` by global presynaptic index for ``net``.
 
@@ -373,8 +345,11 @@ def build_connectivity(net: LIFNetwork, seed: SeedLike = None) -> tuple[np.ndarr
     all_s, all_t, all_w = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
     for k, pr in enumerate(net.projections):
         a, b = index[pr.pre], index[pr.post]
-        s, t = _random_edges(net.sizes[a], net.sizes[b], pr, a == b,
-                             as_generator(int(seeds[k])))
+        # random_connectivity drops i -> i only when told the blocks are the same neurons
+        conn = random_connectivity(net.sizes[b], net.sizes[a], pr.p, pr.weight,
+                                   seed=int(seeds[k]), fixed_indegree=pr.fixed_indegree,
+                                   allow_autapses=pr.allow_autapses or a != b)
+        s, t = conn.sources(), conn.targets
         all_s.append(s + starts[a])
         all_t.append(t + starts[b])
         all_w.append(np.full(s.size, float(pr.weight)))
