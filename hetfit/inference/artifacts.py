@@ -84,6 +84,7 @@ def save_posterior(posterior: WidthPosterior, path: str | os.PathLike) -> Path:
         "method": posterior.method,
         "estimator": posterior.estimator,
         "reference_x": posterior.reference_x,
+        "space": posterior.space,
     }
     buf = io.BytesIO()
     torch.save(payload, buf)
@@ -176,7 +177,8 @@ def load_posterior(path: str | os.PathLike, simulator: Any = None,
     post_prior = Prior.from_dict(payload["prior"])
     return WidthPosterior(payload["estimator"], post_prior, payload["summary_names"],
                           method=payload.get("method", "npe"), metadata=meta,
-                          reference_x=payload.get("reference_x"), n_threads=n_threads)
+                          reference_x=payload.get("reference_x"), n_threads=n_threads,
+                          space=payload.get("space", "unbounded"))
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:

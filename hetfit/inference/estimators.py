@@ -23,8 +23,8 @@ conditional ``p(theta | x)`` is the posterior for any valid observation.  NLE an
 from raw traces (e.g. a binned population rate) jointly with the flow (NPE and NRE only; NLE
 models ``x`` itself).
 
-Parameters are learned in the prior's unbounded space (:mod:`hetfit.inference.priors`), so
-the flow never leaks outside the prior box.  Training is seeded (``torch.manual_seed`` in a
+Parameters are learned as ``theta`` (or ``log theta`` for log-uniform priors) under a uniform
+box prior; ``sbi`` rejects flow samples outside the box (:mod:`hetfit.inference.priors`).  Training is seeded (``torch.manual_seed`` in a
 forked RNG state) and runs on ``n_threads`` torch threads.
 """
 
@@ -68,6 +68,9 @@ class EstimatorConfig:
         Passed to ``sbi``'s ``train`` (early stopping on a held-out validation split).
     mcmc_chains, mcmc_warmup:
         Slice-sampling settings for NLE/NRE posteriors.
+    parameter_space:
+        ``"box"`` (default: learn ``theta`` or ``log theta`` under a uniform box prior) or
+        ``"unbounded"`` (logit-transformed, see :mod:`hetfit.inference.priors`).
     """
 
     method: str = "npe"
@@ -83,6 +86,7 @@ class EstimatorConfig:
     max_num_epochs: int = 2**31 - 1
     mcmc_chains: int = 20
     mcmc_warmup: int = 200
+    parameter_space: str = "box"
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -96,6 +100,9 @@ class EstimatorConfig:
                 "NLE models the summaries themselves and cannot use an embedding network",
                 hint="use method='npe' (or 'nre') with an embedding, or summaries without one",
             )
+        if self.parameter_space not in ("box", "unbounded"):
+            raise ParameterError(f"unknown parameter_space {self.parameter_space!r}",
+                                 hint="use 'box' or 'unbounded'")
         if not 0 < self.validation_fraction < 0.5:
             raise ParameterError(
                 f"validation_fraction must be in (0, 0.5), got {self.validation_fraction}")
@@ -247,7 +254,7 @@ def train_posterior(
              "simulations and carry no information")
         warn(w)
         warnings.append(w)
-    theta_u = prior.to_unbounded(theta[ok])
+    theta_u = prior.to_space(theta[ok], config.parameter_space)
     x_ok = x[ok]
 
     from sbi.inference import NLE, NPE, NRE
@@ -255,7 +262,7 @@ def train_posterior(
 
     t0 = time.perf_counter()
     with torch_context(seed, n_threads) as torch:
-        tprior = prior.torch_distribution()
+        tprior = prior.torch_distribution(config.parameter_space)
         common = {"prior": tprior, "show_progress_bars": False, "tracker": _NullTracker()}
         kw_net = {"hidden_features": config.hidden_features}
         if config.method == "npe":
@@ -312,5 +319,5 @@ def train_posterior(
     ref = x_ok[np.random.default_rng(seed).permutation(len(x_ok))[:2000]]
     posterior = WidthPosterior(sbi_post, prior, summary_names, method=config.method,
                                metadata=dict(metadata or {}), reference_x=ref,
-                               n_threads=n_threads)
+                               n_threads=n_threads, space=config.parameter_space)
     return posterior, report

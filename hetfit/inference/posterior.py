@@ -1,6 +1,6 @@
 """A trained, amortized posterior over heterogeneity widths, in physical units.
 
-:class:`WidthPosterior` wraps an ``sbi`` posterior trained in the unbounded space of
+:class:`WidthPosterior` wraps an ``sbi`` posterior trained in a parameter space of
 :class:`~hetfit.inference.priors.Prior` and gives plain numpy results in physical units
 (mV, pA ...): samples, and per-parameter mean, median, SD and central credible intervals.
 It is amortized: one trained object is applied to any number of observations, each in
@@ -134,12 +134,15 @@ class WidthPosterior:
         store.
     n_threads:
         torch threads used when sampling.
+    space:
+        Training space of the estimator (``"box"`` or ``"unbounded"``, see
+        :mod:`hetfit.inference.priors`).
     """
 
     def __init__(self, estimator: Any, prior: Prior, summary_names: Sequence[str],
                  method: str = "npe", metadata: dict[str, Any] | None = None,
                  reference_x: np.ndarray | None = None,
-                 n_threads: int | None = None) -> None:
+                 n_threads: int | None = None, space: str = "box") -> None:
         self.estimator = estimator
         self.prior = prior
         self.summary_names = tuple(summary_names)
@@ -147,6 +150,7 @@ class WidthPosterior:
         self.metadata = dict(metadata or {})
         self.reference_x = None if reference_x is None else np.asarray(reference_x, float)
         self.n_threads = n_threads
+        self.space = space
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -202,7 +206,7 @@ class WidthPosterior:
             # sbi lowers its internal batch size for memory; nothing for the user to do
             warnings.filterwarnings("ignore", message=".*max_sampling_batch_size.*")
             u = self._sample_u(torch, xa, int(n))
-        return self.prior.from_unbounded(u)
+        return self.prior.from_space(u, self.space)
 
     def summarize(self, x: Any, n: int = 4000, seed: SeedLike = 0, level: float = 0.9
                   ) -> PosteriorSummary:

@@ -4,15 +4,16 @@ A :class:`Prior` is a product of independent box priors, one per parameter, each
 either in the parameter itself (``scale="linear"``) or in its logarithm
 (``scale="log"``, i.e. log-uniform: the natural choice for a width spanning a decade).
 
-Inference runs in an *unbounded* space: every parameter is mapped to
-``u = logit((z - low_z) / (high_z - low_z))`` with ``z = theta`` (linear) or
-``z = log(theta)`` (log).  A flow trained on ``u`` cannot put mass outside the prior box (no
-"leakage" and no rejection step when sampling), and its samples map back into the box
-exactly.  Per-dimension monotone maps leave rank statistics (SBC) and central credible
-intervals unchanged, so every diagnostic is the same in either space.
+Training spaces.  Estimators learn ``z = theta`` (linear) or ``z = log(theta)`` (log-scale
+parameters), on which the prior is a uniform box (``space="box"``, the default; ``sbi``
+rejects the rare flow samples that leak outside the box).  Optionally
+(``space="unbounded"``) every coordinate is further mapped to
+``u = logit((z - low_z) / (high_z - low_z))``, where the prior is a standard logistic law
+and nothing can leak.  Per-dimension monotone maps leave rank statistics (SBC) and central
+credible intervals unchanged, so every diagnostic is the same in any space.
 
-``Prior.torch_distribution()`` returns the prior of ``u`` as a ``torch.distributions``
-object for ``sbi``; torch is imported only there.
+``Prior.torch_distribution(space)`` returns the prior in a training space as a
+``torch.distributions`` object for ``sbi``; torch is imported only there.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from hetfit.errors import ParameterError
 from hetfit.seeding import SeedLike, as_generator
 
 Scale = Literal["linear", "log"]
+Space = Literal["box", "unbounded"]
 Kind = Literal["width", "nuisance"]
 
 # Keep u finite: samples exactly on a box edge would map to +-inf.
@@ -299,15 +301,38 @@ class Prior:
         s = 0.5 * (1.0 + np.tanh(0.5 * u))  # overflow-free logistic
         return self._from_z(zl + (zh - zl) * s)
 
-    def torch_distribution(self):
-        """The prior of the unbounded parameters as a torch distribution (for ``sbi``).
+    def to_space(self, theta: Any, space: Space) -> np.ndarray:
+        """Physical parameters -> training space (``"box"``: z, ``"unbounded"``: logit z)."""
+        if space == "unbounded":
+            return self.to_unbounded(theta)
+        _check_space(space)
+        return self._z(self.check(theta))
 
-        Each coordinate is a logistic transform of a Uniform(0, 1) variable, so the density
-        is the standard logistic one; ``sbi`` needs ``sample`` and ``log_prob`` only.
+    def from_space(self, v: Any, space: Space) -> np.ndarray:
+        """Inverse of :meth:`to_space` (any leading shape, last axis = parameters)."""
+        if space == "unbounded":
+            return self.from_unbounded(v)
+        _check_space(space)
+        return self._from_z(np.asarray(v, dtype=np.float64))
+
+    def torch_distribution(self, space: Space = "box"):
+        """The prior in a training space as a torch distribution (for ``sbi``).
+
+        ``"box"``: ``sbi``'s ``BoxUniform`` over z (``theta``, or ``log theta`` for
+        log-scale parameters).  ``"unbounded"``: independent standard logistic variables
+        (the image of the box under the logit map).
         """
-        from hetfit.inference._torch_prior import LogisticBox
+        _check_space(space)
+        if space == "unbounded":
+            from hetfit.inference._torch_prior import LogisticBox
 
-        return LogisticBox(self.dim)
+            return LogisticBox(self.dim)
+        import torch
+        from sbi.utils import BoxUniform
+
+        lo = torch.tensor([p.z_bounds[0] for p in self.parameters], dtype=torch.float32)
+        hi = torch.tensor([p.z_bounds[1] for p in self.parameters], dtype=torch.float32)
+        return BoxUniform(lo, hi)
 
     # -- display ----------------------------------------------------------------------
     def describe(self) -> list[str]:
@@ -316,6 +341,12 @@ class Prior:
             f"({p.low:g}, {p.high:g}) {p.unit}".rstrip()
             for p in self.parameters
         ]
+
+
+def _check_space(space: str) -> None:
+    if space not in ("box", "unbounded"):
+        raise ParameterError(f"unknown parameter space {space!r}",
+                             hint="use 'box' or 'unbounded'")
 
 
 def coerce_prior(prior: Prior | Mapping[str, Any] | Sequence[ParameterPrior]) -> Prior:

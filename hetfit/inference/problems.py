@@ -39,6 +39,9 @@ from hetfit.inference.priors import ParameterPrior, Prior
 from hetfit.inference.simulator import NetworkSimulator
 from hetfit.inference.summaries import SummarySpec, unit_populations
 
+# Longest recording window turned into a simulation length automatically (ms).
+MAX_AUTO_DURATION_MS = 20_000.0
+
 
 def ei_width_problem(
     n_e: int = 500,
@@ -180,6 +183,13 @@ def problem_from_spec(spec: str | dict[str, Any], recording: Any = None,
     if n_threads is not None:
         opts.setdefault("n_threads", n_threads)
     if recording is not None:
+        length = float(recording.t_stop_ms - recording.t_start_ms)
+        if "duration_ms" not in opts and length > MAX_AUTO_DURATION_MS:
+            raise ParameterError(
+                f"the recording window is {length / 1e3:g} s long; every training "
+                f"simulation would have to run that long (limit {MAX_AUTO_DURATION_MS / 1e3:g} "
+                "s)", hint="analyse a window (e.g. --window-ms 2000), or check the time unit "
+                "(--time-unit) if the recording should be shorter")
         dt = float(opts.get("dt_ms", 0.1))
         # whole number of integration steps (the recording window is cut to match)
         dur = round(math.floor(float(recording.t_stop_ms - recording.t_start_ms) / dt + 1e-6)

@@ -119,9 +119,9 @@ def run(args: argparse.Namespace) -> dict:
     if args.seed < 0:
         raise ParameterError(f"--seed must be >= 0, got {args.seed}")
     rec = _read_recording(args)
+    simulator, prior = problem_from_spec(args.model, recording=rec, n_threads=args.threads)
     info(f"recording: {rec.n_units} units ({rec.n_active_units} active), {rec.n_spikes} "
          f"spikes, {rec.duration_ms:g} ms")
-    simulator, prior = problem_from_spec(args.model, recording=rec, n_threads=args.threads)
     out = Path(args.out or "hetfit_fit").expanduser()
     posterior_path = Path(args.posterior).expanduser() if args.posterior else (
         out / "posterior.pt")
