@@ -87,7 +87,7 @@ def test_unbounded_transform_round_trip_and_torch_density():
     np.testing.assert_allclose(prior.from_unbounded(u), theta, rtol=1e-10, atol=1e-10)
     # Prior mass maps to the standard logistic law in u: independent closed form
     # log p(u) = -u - 2 log(1 + exp(-u)) per coordinate.
-    tp = prior.torch_distribution()
+    tp = prior.torch_distribution("unbounded")
     uu = torch.tensor([[0.3, -1.2, 2.0]])
     expected = sum(-v - 2 * math.log1p(math.exp(-v)) for v in (0.3, -1.2, 2.0))
     assert float(tp.log_prob(uu)) == pytest.approx(expected, rel=1e-5)
@@ -96,6 +96,16 @@ def test_unbounded_transform_round_trip_and_torch_density():
     # extreme unbounded values stay inside the box
     edge = prior.from_unbounded(np.array([[-1e4, 1e4, 0.0]]))
     assert prior.contains(edge).all()
+    # box space: z = theta or log(theta), uniform on the z-box
+    z = prior.to_space(theta, "box")
+    np.testing.assert_allclose(z[:, 1], np.log(theta[:, 1]))
+    np.testing.assert_allclose(prior.from_space(z, "box"), theta, rtol=1e-12)
+    box = prior.torch_distribution("box")
+    zz = torch.tensor([[1.0, math.log(0.5), 60.0]])
+    assert float(box.log_prob(zz)) == pytest.approx(
+        -math.log(2.3) - math.log(math.log(30.0)) - math.log(50.0), rel=1e-5)
+    with pytest.raises(ParameterError, match="parameter space"):
+        prior.to_space(theta, "sphere")
 
 
 def test_round_trip_dict_and_fingerprint():
