@@ -107,7 +107,7 @@ def meanfield(quick: bool) -> dict:
         t0 = time.perf_counter()
         sw = meanfield_sweep(mf, widths, population=pop, scan_param="eta", scan_population="E",
                              scan_values=np.linspace(0.0, 100.0, 26 if quick else 51),
-                             t_max_ms=1000.0)
+                             t_max_ms=1000.0, t_start_ms=500.0)
         out[f"Delta_v({pop}) swept, bistable range of E drive"] = {
             "wall_s": time.perf_counter() - t0, "widths": widths,
             "bistable_range_pA": [float(x) for x in sw.curves["bistable_range"].mean],
@@ -123,15 +123,15 @@ def main() -> None:
     a = ap.parse_args()
     res = {"machine": _machine(), "date": time.strftime("%Y-%m-%d"),
            "load": Path("/proc/loadavg").read_text().split()[:3]}
+    out = Path(__file__).parent / "out"
+    out.mkdir(exist_ok=True)
+    name = "compare_sweeps" + ("_quick" if a.quick else "") + (f"_{a.only}" if a.only else "")
     for key, fn in (("rate", rate_network), ("regimes", regimes), ("meanfield", meanfield)):
         if a.only and a.only != key:
             continue
         res[key] = fn(a.quick)
         print(f"== {key} done", flush=True)
-    out = Path(__file__).parent / "out"
-    out.mkdir(exist_ok=True)
-    name = "compare_sweeps" + ("_quick" if a.quick else "") + (f"_{a.only}" if a.only else "")
-    (out / f"{name}.json").write_text(json.dumps(res, indent=1, default=float))
+        (out / f"{name}.json").write_text(json.dumps(res, indent=1, default=float))
     if "rate" in res:
         r = res["rate"]
         print(f"\n### Rate network (Hutt et al.), wall {r['wall_s']:.0f} s")
