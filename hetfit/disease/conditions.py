@@ -536,7 +536,8 @@ def population_widths(table: Any, mapping: NetworkMapping, n_replicates: int,
         start += x.size
         point[pop] = float(st.fn(x, np.ones((1, x.size)))[0])
         w = counts[:, idx]
-        # a replicate that drew no cell of this population has no width: redraw from point
+        # a replicate that drew fewer than 3 cells of this population has no width (NaN);
+        # compare_networks runs such replicates at the point estimate and says how many
         r = np.where(w.sum(axis=1) > 2, st.fn(x, w), np.nan)
         reps[pop] = r
         ncell[pop] = int(x.size)
@@ -818,6 +819,7 @@ def compare_networks(
     widths, seeds, tags = [], [], []
     point_seeds = [int(x) for x in child_seeds(int(s_net), n_seeds)]
     rep_seeds = [int(x) for x in child_seeds(int(s_net) + 1, 2 * n_replicates)]
+    n_fallback = 0
     for c_i, cname in enumerate(names):
         for sd in point_seeds:
             widths.append(dict(pw[cname].point))
@@ -827,6 +829,7 @@ def compare_networks(
             w = {p: float(v[k]) for p, v in pw[cname].replicates.items()}
             if not all(math.isfinite(x) for x in w.values()):
                 w = dict(pw[cname].point)
+                n_fallback += 1
             widths.append(w)
             seeds.append(rep_seeds[c_i * n_replicates + k])
             tags.append((c_i, "rep"))
@@ -872,6 +875,9 @@ def compare_networks(
     for cname, w in pw.items():
         if w.resampling_unit == "cell":
             notes.append(f"{cname!r}: no donor ids, cells resampled as if independent")
+    if n_fallback:
+        notes.append(f"{n_fallback} bootstrap replicate(s) drew fewer than 3 cells of a "
+                     "population and were run at the measured widths")
     n_fail = sum(1 for o in out if not o) if network else 0
     if n_fail:
         notes.append(f"{n_fail} network simulation(s) diverged and were dropped")
