@@ -82,12 +82,23 @@ def _spread_section(rep: Any, result: Any, fig_dir: Path, files: list[str]) -> N
             [r.primary().ratio.low for r in sel], [r.primary().ratio.high for r in sel],
             ylabel=f"{sp.settings['widths'][0]} ratio", reference=1.0,
             title=f"{feat}: {sp.disease} / {sp.healthy}")
+        _log_ratio_axis(fig, [r.primary().ratio.low for r in sel])
         name = f"figures/spread_ratio_{_slug(feat)}.png"
         save_figure(fig, fig_dir.parent / name)
         files.append(name)
         sec.figure(name, f"Width ratio of {feat} with {level:.0%} CI; 1 = no change.")
     for n in sp.notes:
         sec.note(n)
+
+
+def _log_ratio_axis(fig: Any, lows: list[float]) -> None:
+    """Ratios are multiplicative: show them on a log axis (symmetric around 1)."""
+    lows = [x for x in lows if x is not None and math.isfinite(x)]
+    if lows and min(lows) > 0:
+        ax = fig.axes[0]
+        ax.set_yscale("log")
+        ax.relim()
+        ax.autoscale_view()
 
 
 def _n(cells: int, donors: int | None) -> str:

@@ -625,6 +625,7 @@ def izhikevich_sweep(
     notes = []
     if n_failed:
         notes.append(f"{n_failed} of {len(rows)} simulations diverged and were dropped")
+    notes += _network_notes(curves, w, population, n_seeds)
     sw = Sweep(
         model="izhikevich", parameter=f"{population}.{parameter}", widths=w,
         unit=_PARAM_UNITS.get(parameter, ""), curves=curves, reference_width=reference_width,
@@ -637,6 +638,31 @@ def izhikevich_sweep(
     if key in sw.curves:
         sw.transitions[key] = _sync_transition(sw, key, sync_threshold)
     return sw
+
+
+def _network_notes(curves: Mapping[str, Curve], widths: np.ndarray, population: str,
+                   n_seeds: int) -> list[str]:
+    """Silent widths and seed-independent (deterministic) runs, in words."""
+    notes = []
+    rate = curves.get(f"rate_{population}")
+    if rate is not None:
+        silent = widths[np.nan_to_num(rate.mean, nan=0.0) < 0.5]
+        if silent.size:
+            notes.append(
+                f"population {population} is silent (< 0.5 Hz) at width(s) "
+                f"{', '.join(f'{x:.3g}' for x in silent)}: synchrony is undefined there, and "
+                "heterogeneity is what makes the network active (seed 000: below a critical "
+                "heterogeneity the rate can be too low for any oscillation)")
+    chi = curves.get(f"chi_{population}")
+    if chi is not None and n_seeds > 1:
+        v = chi.values
+        with np.errstate(invalid="ignore"):
+            spread = np.nanmax(v, axis=1) - np.nanmin(v, axis=1)
+        if np.isfinite(spread).any() and np.nanmax(spread) == 0.0:
+            notes.append("all seeds gave identical runs (deterministic network: quantile "
+                         "thresholds, all-to-all coupling, no noise); the interval shows no "
+                         "seed variability")
+    return notes
 
 
 def _sync_transition(sw: Sweep, key: str, threshold: float | None) -> Transition:
@@ -758,10 +784,12 @@ def synchrony_regimes(
             vals = np.array([r["all"][name] if r else np.nan for r in chunk])
             curves[name] = Curve(name, _unit_of(name), "network", vals.reshape(w.size, n_seeds))
         n_bad = sum(1 for r in chunk if not r)
+        extra_notes = _network_notes(curves, w, population, n_seeds)
         sw = Sweep(
             model="izhikevich", parameter=f"{population}.{parameter}", widths=w,
             unit=_PARAM_UNITS.get(parameter, ""), curves=curves,
-            notes=[f"{n_bad} simulation(s) diverged and were dropped"] if n_bad else [],
+            notes=([f"{n_bad} simulation(s) diverged and were dropped"] if n_bad else [])
+            + extra_notes,
             meta={"drive_population": dpop, "drive_pA": float(d), "family": base.family,
                   "n_seeds": n_seeds, "t_max_ms": t_max_ms, "t_start_ms": t_start_ms,
                   "dt_ms": dt_ms, "tau_ms": tau_ms, "seed": seed},
