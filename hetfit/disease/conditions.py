@@ -394,12 +394,17 @@ def compare_spreads(
                 )
     rows: list[SpreadRow] = []
     combos: list[tuple[tuple[str, ...], tuple[str, ...], np.ndarray, np.ndarray]] = []
+    one_sided: list[str] = []
     for g in groupings:
         if not g:
             combos.append(((), (), np.ones(len(healthy), bool), np.ones(len(disease), bool)))
             continue
         kh, kd = _type_keys(healthy, g), _type_keys(disease, g)
         shared = sorted(set(kh) & set(kd))
+        for c in sorted(set(kh) ^ set(kd)):
+            if types is None or c[0] in types:
+                lab = names[0] if c in kh else names[1]
+                one_sided.append(f"{' '.join(c)} (only in {lab!r})")
         if types is not None:
             shared = [c for c in shared if c[0] in types]
         for c in shared:
@@ -466,6 +471,9 @@ def compare_spreads(
     if not any(has_donors):
         notes.append("no donor ids: intervals and the permutation test resample cells as if "
                      "independent; they are too narrow if several cells share a donor")
+    if one_sided:
+        notes.append("types with cells in one condition only, not compared: "
+                     + "; ".join(one_sided))
     notes.append(f"q-values: Benjamini-Hochberg over the {len(ok)} permutation tests")
     notes.append("Brown-Forsythe and Fligner-Killeen treat cells as independent (anti-"
                  "conservative with donor effects); the permutation test moves whole donors")
