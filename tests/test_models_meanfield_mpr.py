@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from hetfit.errors import ParameterError
+from hetfit.errors import ParameterError, SimulationError
 from hetfit.models.meanfield import MPRMeanField, mpr_fixed_point_rates, mpr_saddle_nodes
 from hetfit.models.qif import QIFParams
 
@@ -156,3 +156,15 @@ def test_bad_input_raises_parameter_error():
         MPRMeanField(QIFParams(delta_eta=-0.1))
     with pytest.raises(ParameterError):
         mf.scan_bistability("eta_bar", [1.0])
+
+
+def test_unstable_integration_is_flagged_not_returned_as_numbers():
+    mf = MPRMeanField(QIFParams(eta_bar=10.0, delta_eta=1.0, J=15.0))
+    res = mf.simulate(400.0, 5.0)  # dt far beyond RK4 stability at ~300 Hz
+    assert res.diverged
+    assert np.isnan(res.rates_hz[0, -1])
+    assert res.meta["steps_done"] < 80
+    batch = mf.simulate_batch("eta_bar", [10.0, -5.0], 400.0, 5.0)
+    assert batch.diverged.tolist() == [True, False]
+    with pytest.raises(SimulationError, match="diverged"):
+        mf.dominant_frequency(400.0, 5.0, t_start_ms=100.0)
