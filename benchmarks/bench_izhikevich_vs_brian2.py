@@ -47,7 +47,7 @@ BRIAN_SCRIPT = r'''
 import json, sys, time
 import numpy as np
 from brian2 import *
-cfg = json.loads(sys.argv[1])
+cfg = json.load(open(sys.argv[1]))
 set_device('cpp_standalone', directory=cfg['outdir'], build_on_run=False)
 prefs.devices.cpp_standalone.openmp_threads = 0
 prefs.codegen.cpp.extra_compile_args_gcc = ['-w', '-O3', '-ffast-math', '-fno-finite-math-only',
@@ -98,7 +98,10 @@ def run_brian(n: int, dt: float, t_max: float, drive: float, deltas) -> dict:
     with tempfile.TemporaryDirectory(prefix="brian_izh_") as tmp:
         cfg = {"outdir": os.path.join(tmp, "out"), "n": n, "dt": dt, "t_max": t_max,
                "drive": drive, "thresholds": [thresholds(n, d).tolist() for d in deltas]}
-        proc = subprocess.run([sys.executable, "-c", BRIAN_SCRIPT, json.dumps(cfg)],
+        cfg_path = os.path.join(tmp, "cfg.json")
+        with open(cfg_path, "w") as fh:
+            json.dump(cfg, fh)
+        proc = subprocess.run([sys.executable, "-c", BRIAN_SCRIPT, cfg_path],
                               capture_output=True, text=True, check=False)
         line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")]
         if proc.returncode != 0 or not line:

@@ -255,3 +255,23 @@ def test_noise_generator_moments():
     part = np.zeros(n)
     K.fill_noise(part, 1000, 2000, key, 1.0)
     np.testing.assert_array_equal(part[1000:2000], xi[1000:2000])
+
+
+def test_recorded_mean_voltage_relaxes_to_mean_fixed_point():
+    # subthreshold drive: every neuron settles on the stable root of
+    # k (v - v_r)(v - v_t) - b (v - v_r) + I = 0 (u* = b (v* - v_r)); v_mean is their average
+    I, b = 20.0, -2.0
+    het = Heterogeneity(center=VT, width=2.0, family="gaussian", low=-50.0, high=-30.0)
+    res = simulate_izhikevich(_pop(n=50, v_theta=het, b=b, I_ext=I), 3000.0, 0.1, seed=0,
+                              record_v=True, rate_bin_ms=100.0)
+    assert res.n_spikes == 0
+    vts = res.meta["samples"]["E"]["v_theta"]
+    roots = []
+    for vt in vts:
+        # k v^2 - (k (v_r + v_t) + b) v + k v_r v_t + b v_r + I = 0, lower root is stable
+        a2, a1, a0 = KK, -(KK * (VR + vt) + b), KK * VR * vt + b * VR + I
+        roots.append((-a1 - math.sqrt(a1 * a1 - 4 * a2 * a0)) / (2 * a2))
+    v_mean = res.meta["v_mean_mV"]
+    assert v_mean.shape == (1, 30)
+    assert res.meta["v_mean_t_ms"][-1] == pytest.approx(3000.0)
+    assert v_mean[0, -1] == pytest.approx(np.mean(roots), abs=1e-3)

@@ -463,6 +463,19 @@ def _pu_sn(V, U, F, B0, A0, G, VRES, lo, hi, Si, SEi, I, k, dtC, eu, cu, vr, vpe
 
 
 @nb.njit(**_JIT)
+def _mean_v(V, lo, hi, v_lo, v_hi):
+    """Mean of V over neurons with v_lo <= v <= v_hi (parked neurons, NaN, are excluded)."""
+    acc = 0.0
+    cnt = 0
+    for j in range(hi - lo):
+        v = V[np.uint64(lo + j)]
+        ok = (v >= v_lo) & (v <= v_hi)
+        acc += v if ok else 0.0
+        cnt += ok
+    return acc / cnt if cnt > 0 else math.nan
+
+
+@nb.njit(**_JIT)
 def _count_nonfinite(X, Y, N):
     """Number of i with X[i] or Y[i] non-finite (branch-free, vectorizes)."""
     bad = 0
@@ -506,8 +519,8 @@ def run_set(
     sparse, indptr, post, w,
     # run control
     method, dt, n_steps, bin_steps, R, noise_key,
-    # outputs
-    rate_counts, spk_count, isi_sum, isi_sq, sp_times, sp_idx, info,
+    # outputs (v_mean: population-mean membrane potential at bin ends, if record_v)
+    rate_counts, spk_count, isi_sum, isi_sq, sp_times, sp_idx, info, record_v, v_mean,
 ):
     N = B0.shape[0]
     P = pop_start.shape[0] - 1
@@ -533,8 +546,12 @@ def run_set(
         dec[p] = math.exp(-dt / tau_s[p])
         noise_scale[p] = sigma[p] * math.sqrt(dt) / C[p]
     inv_n = np.empty(P)
+    vres_min = np.empty(P)  # lower end of the voltages averaged by record_v
     for p in range(P):
         inv_n[p] = 1.0 / max(pop_start[p + 1] - pop_start[p], 1)
+        vres_min[p] = math.inf
+        for i in range(pop_start[p], pop_start[p + 1]):
+            vres_min[p] = min(vres_min[p], VRES[i])
 
     # synaptic gates: all-to-all -> s_pop[post, pre]; sparse -> s_syn[pre_pop, neuron]
     s_pop = np.zeros((P, P))
@@ -768,6 +785,11 @@ def run_set(
             i = nxt
         ret_head[rslot] = -1
         step += 1
+        if record_v and (step % bin_steps == 0 or step == n_steps):
+            b_idx = (step - 1) // bin_steps
+            for p in range(P):
+                v_mean[p, b_idx] = _mean_v(V, pop_start[p], pop_start[p + 1], vres_min[p],
+                                           v_peak[p])
         # --- divergence check every ~5 ms and at the end (NaN is legitimate only for
         #     parked neurons, which have both v and u NaN)
         if step % check_steps == 0 or step == n_steps:
@@ -798,7 +820,7 @@ def run_batch(
     pop_start, k, C, v_r, b, tau_u, kappa, v_peak, v_cut, v_low, E_syn, tau_s, sigma, I_off,
     J, seg_start, seg_val, sparse, indptr, post, w, edge_off,
     method, dt, n_steps, bin_steps, R, noise_keys,
-    rate_counts, spk_count, isi_sum, isi_sq, sp_times, sp_idx, info,
+    rate_counts, spk_count, isi_sum, isi_sq, sp_times, sp_idx, info, record_v, v_mean,
 ):
     """Simulate ``n_sets`` parameter sets in parallel; arrays carry a leading set axis.
 
@@ -816,5 +838,5 @@ def run_batch(
             seg_start, seg_val, sparse, indptr[s], post[e0:e1], w[e0:e1],
             method, dt, n_steps, bin_steps, R, noise_keys[s],
             rate_counts[s], spk_count[s], isi_sum[s], isi_sq[s], sp_times[s], sp_idx[s],
-            info[s],
+            info[s], record_v, v_mean[s],
         )

@@ -86,6 +86,9 @@ class BatchResult:
         ``[(times_ms, neurons), ...]`` per set when ``record_spikes`` (sorted by time).
     summaries:
         ``(n_sets, n_features)`` from the ``summary`` callback (NaN rows for failed sets).
+    v_mean_mV:
+        ``(n_sets, n_populations, n_bins)`` mean membrane potential at bin ends (mV) when
+        ``record_v``.
     """
 
     population_names: tuple[str, ...]
@@ -103,6 +106,7 @@ class BatchResult:
     spikes: list[tuple[np.ndarray, np.ndarray]] | None = None
     summaries: np.ndarray | None = None
     samples: list[dict[str, dict[str, np.ndarray]]] | None = None
+    v_mean_mV: np.ndarray | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -163,6 +167,11 @@ class BatchResult:
                 meta[k] = v[i]
         if self.samples is not None:
             meta["samples"] = self.samples[i]
+        if self.v_mean_mV is not None:
+            meta["v_mean_mV"] = self.v_mean_mV[i]
+            meta["v_mean_t_ms"] = np.minimum(
+                self.rate_t_ms + 0.5 * (self.rate_t_ms[1] - self.rate_t_ms[0])
+                if self.rate_t_ms.size > 1 else np.array([self.t_max_ms]), self.t_max_ms)
         return SpikeResult(
             spike_times_ms=times, spike_neurons=neurons,
             population_names=self.population_names, population_sizes=self.population_sizes,
@@ -288,6 +297,7 @@ def simulate_batch(
     chunk_size: int | None = None,
     cutoff_fraction: float = 0.1,
     keep_samples: bool = False,
+    record_v: bool = False,
 ) -> BatchResult:
     """Simulate many parameter sets of one network in parallel.
 
@@ -319,6 +329,11 @@ def simulate_batch(
         Sets compiled and simulated together (bounds memory); default all.
     keep_samples:
         Keep the sampled per-neuron parameters of every set in ``BatchResult.samples``.
+    record_v:
+        Record the population-mean membrane potential at the end of every rate bin
+        (``BatchResult.v_mean_mV``, mV): the mean over neurons with ``v_reset <= v <=
+        v_peak`` (neurons inside a solved spike excursion are left out; in the QIF limit their
+        contributions above and below would cancel).
     """
     import numba
 
@@ -362,6 +377,7 @@ def simulate_batch(
     isi_sum = np.zeros((n, N))
     isi_sq = np.zeros((n, N))
     info = np.zeros((n, K.INFO_SIZE), dtype=np.int64)
+    v_mean = np.full((n, P, n_bins if record_v else 0), np.nan)
     spikes: list | None = [None] * n if record_spikes else None
     samples: list | None = [None] * n if keep_samples else None
     summaries: list | None = [None] * n if summary is not None else None
@@ -396,7 +412,8 @@ def simulate_batch(
             c0_cpu = time.process_time()
             _launch(K, arrays, pop_of, starts, seg_start, seg_val, net.sparse, grid,
                     rate_counts[c0:c0 + m], spk_count[c0:c0 + m], isi_sum[c0:c0 + m],
-                    isi_sq[c0:c0 + m], sp_t, sp_i, info[c0:c0 + m], n_threads)
+                    isi_sq[c0:c0 + m], sp_t, sp_i, info[c0:c0 + m], v_mean[c0:c0 + m],
+                    n_threads)
             t_sim += time.perf_counter() - t0
             cpu_sim += time.process_time() - c0_cpu
             for j, i in enumerate(idx):
@@ -410,7 +427,7 @@ def simulate_batch(
                                  np.zeros((1, N)), np.zeros((1, N)),
                                  np.zeros((1, K.INFO_SIZE), np.int64))
                         _launch(K, one, pop_of, starts, seg_start, seg_val, net.sparse, grid,
-                                *dummy[:4], bt, bi, dummy[4])
+                                *dummy[:4], bt, bi, dummy[4], np.zeros((1, P, 0)))
                         times, neurons = bt[0], bi[0]
                     else:
                         times, neurons = sp_t[j, :nrec], sp_i[j, :nrec]
@@ -426,7 +443,8 @@ def simulate_batch(
             del sp_t, sp_i
             if summary is not None:
                 partial = _result_shell(net, grid, rate_counts, spk_count, isi_sum, isi_sq,
-                                        info, seed_list, rows, spikes, samples, per_set_meta)
+                                        info, seed_list, rows, spikes, samples, per_set_meta,
+                                        v_mean)
                 for i in idx:
                     if info[i, K.INFO_STATUS] != 0:
                         summaries[i] = None
@@ -437,7 +455,7 @@ def simulate_batch(
         numba.set_num_threads(old_threads)
 
     res = _result_shell(net, grid, rate_counts, spk_count, isi_sum, isi_sq, info, seed_list,
-                        rows, spikes, samples, per_set_meta)
+                        rows, spikes, samples, per_set_meta, v_mean)
     if summaries is not None:
         good = [s for s in summaries if s is not None]
         width = good[0].size if good else 0
@@ -458,7 +476,7 @@ def simulate_batch(
 
 
 def _result_shell(net, grid, rate_counts, spk_count, isi_sum, isi_sq, info, seed_list, rows,
-                  spikes, samples, per_set_meta) -> BatchResult:
+                  spikes, samples, per_set_meta, v_mean=None) -> BatchResult:
     from hetfit.models import _izhikevich_kernels as K
 
     sizes = np.asarray(net.sizes, dtype=float)
@@ -475,8 +493,15 @@ def _result_shell(net, grid, rate_counts, spk_count, isi_sum, isi_sq, info, seed
         t_max_ms=grid.t_max_ms, rate_t_ms=rate_t, rates_hz=rates, spike_counts=spk_count,
         isi_sum_ms=isi_sum, isi_sq_sum_ms2=isi_sq, status=status, seeds=list(seed_list),
         params=params, spikes=spikes, samples=samples,
+        v_mean_mV=None if v_mean is None or v_mean.shape[2] == 0 else _masked(v_mean, status),
         meta={"per_set": per_set_meta},
     )
+
+
+def _masked(v_mean: np.ndarray, status: np.ndarray) -> np.ndarray:
+    out = v_mean.copy()
+    out[status != 0] = np.nan
+    return out
 
 
 def _stack(comp: list[CompiledSet], offs: list[np.ndarray], N: int) -> dict[str, np.ndarray]:
@@ -501,7 +526,7 @@ def _stack(comp: list[CompiledSet], offs: list[np.ndarray], N: int) -> dict[str,
 
 
 def _launch(K, a, pop_of, starts, seg_start, seg_val, sparse, grid, rate_counts, spk_count,
-            isi_sum, isi_sq, sp_t, sp_i, info, n_threads: int = 1) -> None:
+            isi_sum, isi_sq, sp_t, sp_i, info, v_mean, n_threads: int = 1) -> None:
     import numba
 
     m = a["B0"].shape[0]
@@ -517,6 +542,7 @@ def _launch(K, a, pop_of, starts, seg_start, seg_val, sparse, grid, rate_counts,
                 bool(sparse), a["indptr"][s], a["post"][e0:e1], a["w"][e0:e1], grid.method,
                 grid.dt_ms, grid.n_steps, grid.bin_steps, grid.ring, a["noise_keys"][s],
                 rate_counts[s], spk_count[s], isi_sum[s], isi_sq[s], sp_t[s], sp_i[s], info[s],
+                v_mean.shape[2] > 0, v_mean[s],
             )
         return
     old = numba.set_parallel_chunksize(1)
@@ -527,7 +553,8 @@ def _launch(K, a, pop_of, starts, seg_start, seg_val, sparse, grid, rate_counts,
             a["v_cut"], a["v_low"], a["E_syn"], a["tau_s"], a["sigma"], a["I_off"], a["J"],
             seg_start, seg_val, bool(sparse), a["indptr"], a["post"], a["w"], a["edge_off"],
             grid.method, grid.dt_ms, grid.n_steps, grid.bin_steps, grid.ring, a["noise_keys"],
-            rate_counts, spk_count, isi_sum, isi_sq, sp_t, sp_i, info,
+            rate_counts, spk_count, isi_sum, isi_sq, sp_t, sp_i, info, v_mean.shape[2] > 0,
+            v_mean,
         )
     finally:
         numba.set_parallel_chunksize(old)

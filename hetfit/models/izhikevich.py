@@ -601,6 +601,7 @@ def simulate_izhikevich(
     rate_bin_ms: float | None = None,
     record_spikes: bool = True,
     cutoff_fraction: float = 0.1,
+    record_v: bool = False,
 ) -> SpikeResult:
     """Simulate a heterogeneous Izhikevich network.
 
@@ -626,6 +627,10 @@ def simulate_izhikevich(
         Keep every spike time and neuron index (``False``: only rates and counts).
     cutoff_fraction:
         Sets ``v_cut`` for ``method="exact"`` (smaller = more of the spike solved exactly).
+    record_v:
+        Also record the population-mean membrane potential at the end of every rate bin
+        (``meta["v_mean_mV"]``, shape (populations, bins), at times ``meta["v_mean_t_ms"]``);
+        neurons inside a closed-form spike excursion are left out of the mean.
 
     Returns
     -------
@@ -643,7 +648,7 @@ def simulate_izhikevich(
     res = simulate_batch(
         net, None, t_max_ms, dt_ms, seeds=[seed], method=method, rate_bin_ms=rate_bin_ms,
         record_spikes=record_spikes, n_threads=1, cutoff_fraction=cutoff_fraction,
-        keep_samples=True,
+        keep_samples=True, record_v=record_v,
     )
     out = res.result(0)
     out.meta["seed"] = seed
