@@ -141,3 +141,13 @@ def test_rich2022_epileptogenic_threshold_spread_is_lower(shared_data):
     assert res.tests["permutation"].pvalue < 0.1
     assert res.resampling_unit == "cell"
     assert any("no donor ids" in n for n in res.notes)
+
+
+def test_donors_in_both_conditions_become_separate_units():
+    """Same patients, two tissue conditions: each (donor, condition) pair is one unit."""
+    rng = np.random.default_rng(6)
+    donors = np.repeat([f"p{i}" for i in range(8)], 5)
+    a, b = rng.normal(0, 3, donors.size), rng.normal(1, 3, donors.size)
+    res = C.compare_spread(a, b, donors, donors, n_boot=200, n_perm=99, seed=0)
+    assert res.n_donors == (8, 8)
+    assert "both conditions" in res.tests["permutation"].note
