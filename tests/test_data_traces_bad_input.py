@@ -255,3 +255,17 @@ def test_cell_table_skips_or_raises_on_a_corrupt_recording(good_abf, tmp_path):
     assert len(table) == 1
     assert table.report.rows_read == 2 and table.report.rows_dropped == 1
     assert any("bad.abf" in n for n in table.report.notes)
+
+
+def test_folders_are_expanded_alone_or_inside_a_list(tmp_path):
+    from hetfit.data_adapters.traces.extract import _expand
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    for p in (a / "x.abf", a / "y.nwb", a / "notes.txt", b / "z.abf"):
+        p.write_bytes(b"")
+    assert [p.name for p in _expand(a)] == ["x.abf", "y.nwb"]
+    assert [p.name for p in _expand([a, b / "z.abf"])] == ["x.abf", "y.nwb", "z.abf"]
+    with pytest.raises(InputFileError, match="no .nwb or .abf"):
+        _expand([tmp_path / "a", tmp_path])

@@ -200,17 +200,20 @@ def cell_table_from_recordings(
 
 
 def _expand(paths: Sequence[PathLike] | PathLike) -> list[Path]:
-    if isinstance(paths, (str, os.PathLike)):
-        p = Path(paths)
+    """Files to read: folders (alone or inside a list) become their .nwb/.abf files."""
+    items = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    if not items:
+        raise InputFileError("no recordings given", hint="pass a list of .nwb/.abf paths")
+    out: list[Path] = []
+    for item in items:
+        p = Path(item)
         if p.is_dir():
             found = sorted(q for q in p.iterdir() if q.suffix.lower() in _SUFFIXES)
             if not found:
                 raise InputFileError(f"no .nwb or .abf files in folder {p}")
-            return found
-        return [p]
-    out = [Path(p) for p in paths]
-    if not out:
-        raise InputFileError("no recordings given", hint="pass a list of .nwb/.abf paths")
+            out.extend(found)
+        else:
+            out.append(p)
     return out
 
 
