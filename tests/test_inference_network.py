@@ -86,5 +86,5 @@ def test_problem_specs_and_recording_matching(small):
     from dataclasses import replace
 
     no_i = replace(e_only, times_ms=e_only.times_ms[keep], unit_index=e_only.unit_index[keep])
-    with pytest.raises(InsufficientDataError, match="0 active unit"):
+    with pytest.raises(InsufficientDataError, match="0 observed unit"):
         problem_from_spec("gast2023_ei:n_e=60,n_i=60", recording=no_i)

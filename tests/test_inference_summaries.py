@@ -75,6 +75,19 @@ def test_too_few_spikes_or_units_give_nan_not_errors():
     assert np.isnan(empty).all()
 
 
+def test_observe_silent_adds_the_active_fraction():
+    # 5 cells, 2 of them silent: active fraction 3/5; rate statistics over the 3 that fire
+    trains = [_regular(r, 0, 1000, 1.0) for r in (2, 4, 6)] + [np.empty(0), np.empty(0)]
+    t, u = _flat(trains)
+    spec = SummarySpec(populations=None, network_stats=(), observe_silent=True)
+    assert "all.active_fraction" in spec.names
+    v = dict(zip(spec.names, summary_vector(spec, t, u, np.zeros(5, int), 0.0, 1000.0)))
+    assert v["all.active_fraction"] == pytest.approx(0.6)
+    assert v["all.log_rate_mean"] == pytest.approx(math.log10(4.0))
+    with pytest.raises(ParameterError, match="observe_silent"):
+        SummarySpec(population_stats=("active_fraction",))
+
+
 def test_unit_populations_from_ids():
     np.testing.assert_array_equal(unit_populations(["E1", "I2", "E20", "E2x"], ("E", "I")),
                                   [0, 1, 0, 0])

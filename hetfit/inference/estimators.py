@@ -23,8 +23,8 @@ conditional ``p(theta | x)`` is the posterior for any valid observation.  NLE an
 from raw traces (e.g. a binned population rate) jointly with the flow (NPE and NRE only; NLE
 models ``x`` itself).
 
-Parameters are learned as ``theta`` (or ``log theta`` for log-uniform priors) under a uniform
-box prior; ``sbi`` rejects flow samples outside the box (:mod:`hetfit.inference.priors`).  Training is seeded (``torch.manual_seed`` in a
+Parameters are learned in the prior's unbounded (logit) space by default, so no probability
+leaks outside the prior box (:mod:`hetfit.inference.priors`).  Training is seeded (``torch.manual_seed`` in a
 forked RNG state) and runs on ``n_threads`` torch threads.
 """
 
@@ -55,8 +55,11 @@ class EstimatorConfig:
     method:
         ``"npe"`` (default), ``"nle"`` or ``"nre"``.
     density_estimator:
-        Flow for NPE/NLE: ``"maf"`` (masked autoregressive flow, default), ``"nsf"``, ``"mdn"``;
-        for NRE the classifier: ``"resnet"`` (default when method is nre), ``"mlp"``.
+        NPE: ``"mdn"`` (mixture of 10 Gaussians, default), ``"maf"``, ``"nsf"``,
+        ``"zuko_maf"``; NLE: ``"nsf"`` (default), ``"maf"``; NRE classifier: ``"resnet"``
+        (default), ``"mlp"``.  Chosen on benchmarks (``benchmarks/RESULTS.md``): for 2–4
+        parameters the mixture network was the best calibrated NPE estimator, and
+        ``sbi``'s MAF with 50 hidden units trained poorly on the toy problems.
     hidden_features, num_transforms:
         Network size.
     embedding:
@@ -69,8 +72,9 @@ class EstimatorConfig:
     mcmc_chains, mcmc_warmup:
         Slice-sampling settings for NLE/NRE posteriors.
     parameter_space:
-        ``"box"`` (default: learn ``theta`` or ``log theta`` under a uniform box prior) or
-        ``"unbounded"`` (logit-transformed, see :mod:`hetfit.inference.priors`).
+        ``"unbounded"`` (default: logit-transformed, no leakage) or ``"box"`` (learn
+        ``theta`` or ``log theta`` under a uniform box prior); see
+        :mod:`hetfit.inference.priors`.
     """
 
     method: str = "npe"
@@ -86,7 +90,7 @@ class EstimatorConfig:
     max_num_epochs: int = 2**31 - 1
     mcmc_chains: int = 20
     mcmc_warmup: int = 200
-    parameter_space: str = "box"
+    parameter_space: str = "unbounded"
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -116,7 +120,7 @@ class EstimatorConfig:
     def estimator_name(self) -> str:
         if self.density_estimator:
             return self.density_estimator
-        return "resnet" if self.method == "nre" else "maf"
+        return {"npe": "mdn", "nle": "nsf", "nre": "resnet"}[self.method]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -267,7 +271,7 @@ def train_posterior(
         kw_net = {"hidden_features": config.hidden_features}
         if config.method == "npe":
             kw = {"embedding_net": _embedding_net(config, x.shape[1])} if config.embedding else {}
-            if config.estimator_name in ("nsf", "maf"):
+            if config.estimator_name in ("nsf", "maf", "zuko_maf", "zuko_nsf"):
                 kw["num_transforms"] = config.num_transforms
             trainer = NPE(density_estimator=posterior_nn(
                 model=config.estimator_name, **kw_net, **kw), **common)

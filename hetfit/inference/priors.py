@@ -4,13 +4,14 @@ A :class:`Prior` is a product of independent box priors, one per parameter, each
 either in the parameter itself (``scale="linear"``) or in its logarithm
 (``scale="log"``, i.e. log-uniform: the natural choice for a width spanning a decade).
 
-Training spaces.  Estimators learn ``z = theta`` (linear) or ``z = log(theta)`` (log-scale
-parameters), on which the prior is a uniform box (``space="box"``, the default; ``sbi``
-rejects the rare flow samples that leak outside the box).  Optionally
-(``space="unbounded"``) every coordinate is further mapped to
-``u = logit((z - low_z) / (high_z - low_z))``, where the prior is a standard logistic law
-and nothing can leak.  Per-dimension monotone maps leave rank statistics (SBC) and central
-credible intervals unchanged, so every diagnostic is the same in any space.
+Training spaces.  Estimators learn either ``z = theta`` (linear) or ``z = log(theta)``
+(log-scale parameters), on which the prior is a uniform box (``space="box"``; ``sbi``
+rejects the flow samples that leak outside the box), or — the default of
+:class:`~hetfit.inference.estimators.EstimatorConfig` — every coordinate further mapped to
+``u = logit((z - low_z) / (high_z - low_z))`` (``space="unbounded"``), where the prior is a
+standard logistic law and nothing can leak.  Per-dimension monotone maps leave rank
+statistics (SBC) and central credible intervals unchanged, so every diagnostic is the same
+in any space.
 
 ``Prior.torch_distribution(space)`` returns the prior in a training space as a
 ``torch.distributions`` object for ``sbi``; torch is imported only there.

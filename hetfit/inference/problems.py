@@ -54,6 +54,7 @@ def ei_width_problem(
     dt_ms: float = 0.1,
     units_per_population: dict[str, int] | None = None,
     pooled: bool = False,
+    observe_silent: bool = False,
     width_scale: str = "log",
     summaries: SummarySpec | None = None,
     n_threads: int | None = None,
@@ -77,6 +78,10 @@ def ei_width_problem(
         Active units observed per population (match the recording), ``None`` = all active.
     pooled:
         Pool E and I units in the summaries (recordings without cell-type labels).
+    observe_silent:
+        Every recorded cell is listed, silent ones included (imaging, patch data,
+        simulations); adds the fraction of cells that fire to the summaries.  The default
+        (``False``) sees only units that fire, as spike sorting does.
     width_scale:
         ``"log"`` (log-uniform width prior, default) or ``"linear"``.
     summaries:
@@ -100,7 +105,8 @@ def ei_width_problem(
         mapping["I_I"] = "I.I_offset"
     if summaries is None:
         summaries = SummarySpec(populations=None if pooled else ("E", "I"),
-                                units_per_population=units_per_population)
+                                units_per_population=units_per_population,
+                                observe_silent=observe_silent)
     sim = NetworkSimulator(net, mapping, summaries, t_max_ms=transient_ms + duration_ms,
                            t_transient_ms=transient_ms, dt_ms=dt_ms, n_threads=n_threads)
     return sim, Prior(tuple(params))
@@ -166,9 +172,13 @@ def parse_model_spec(spec: str | dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return name, opts
 
 
-def observed_units(recording: Any, populations: tuple[str, ...] | None) -> dict[str, int]:
-    """Active units per population (``{"all": n}`` when pooled) of a recording."""
+def observed_units(recording: Any, populations: tuple[str, ...] | None,
+                   observe_silent: bool = False) -> dict[str, int]:
+    """Observed units per population (``{"all": n}`` when pooled) of a recording: the units
+    that fire, or every listed unit with ``observe_silent``."""
     active = np.bincount(recording.unit_index, minlength=len(recording.unit_ids)) > 0
+    if observe_silent:
+        active[:] = True
     if populations is None:
         return {"all": int(active.sum())}
     group = unit_populations(recording.unit_ids, populations)
@@ -197,7 +207,7 @@ def problem_from_spec(spec: str | dict[str, Any], recording: Any = None,
         opts.setdefault("duration_ms", dur)
         pops = None if opts.get("pooled") else ("E", "I")
         try:
-            units = observed_units(recording, pops)
+            units = observed_units(recording, pops, bool(opts.get("observe_silent")))
         except SchemaError as exc:
             raise SchemaError(
                 exc.message, hint="label units by population (unit ids 'E…'/'I…') or add "
@@ -210,11 +220,11 @@ def problem_from_spec(spec: str | dict[str, Any], recording: Any = None,
                 from hetfit.errors import InsufficientDataError
 
                 raise InsufficientDataError(
-                    f"the recording has {n} active unit(s) in population {p}; the summaries "
+                    f"the recording has {n} observed unit(s) in population {p}; the summaries "
                     "need at least 2", hint="use a recording with more units, or pooled=true")
             if n > sizes[p]:
                 raise ParameterError(
-                    f"the recording has {n} active units in population {p} but the model "
+                    f"the recording has {n} units in population {p} but the model "
                     f"has only {sizes[p]} neurons there",
                     hint=f"enlarge the model, e.g. --model {name}:n_e=...,n_i=...")
         opts.setdefault("units_per_population", units)
@@ -234,9 +244,15 @@ def check_recording_matches(simulator: NetworkSimulator, recording: Any) -> None
             hint="cut the recording to the same length (hetfit fit --window-ms) or train a "
             "posterior for this duration")
     spec = simulator.summaries
-    units = observed_units(recording, spec.populations)
+    units = observed_units(recording, spec.populations, spec.observe_silent)
     expected = spec.units_per_population
     if expected is not None and any(units.get(k, 0) < v for k, v in expected.items()):
         raise ParameterError(
-            f"the recording has {units} active units but the posterior was trained for "
+            f"the recording has {units} observed units but the posterior was trained for "
             f"{expected}", hint="train a posterior for this recording (omit --posterior)")
+    if spec.observe_silent and units and all(
+            v == observed_units(recording, spec.populations).get(k) for k, v in units.items()):
+        from hetfit.console import warn
+
+        warn("the model counts silent cells (observe_silent) but the recording lists none; "
+             "spike files (CSV) cannot list silent cells, so the active fraction reads 1")

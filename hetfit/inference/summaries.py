@@ -9,11 +9,19 @@ on simulations applicable to data.
 
 Observation model
 -----------------
-A spike-sorted recording only knows units that fired.  So every per-population statistic is
-computed over **active units** (at least one spike in the analysis window), and a simulation
-is observed through the same lens: ``units_per_population`` active neurons are drawn at
-random (seeded by the simulation's own seed) from each population, matching the number of
-units in the recording.  ``None`` observes every active neuron.
+A spike-sorted recording only knows units that fired.  So by default every per-population
+statistic is computed over **active units** (at least one spike in the analysis window), and
+a simulation is observed through the same lens: ``units_per_population`` active neurons are
+drawn at random (seeded by the simulation's own seed) from each population, matching the
+number of units in the recording (``None`` observes every active neuron).
+
+With ``observe_silent=True`` every recorded cell is listed, silent ones included (calcium
+imaging, patch data, simulations): units are drawn from all neurons, rate statistics still
+describe the units that fire, and the fraction of observed cells that fire
+(``p.active_fraction``) is added.  This matters: when most cells of a type sit below
+threshold (the FS cells of ``gast2023_ei`` at its default drives), the width of the
+threshold distribution is visible mainly in how many cells fire — among the cells that do
+fire, the far tail of a Lorentzian looks the same whatever its width.
 
 Populations
 -----------
@@ -26,6 +34,7 @@ labels).
 Statistics (per population ``p``, or ``all`` when pooled)
 --------------------------------------------------------
 - ``p.log_rate_mean``: log10 of the mean rate of active units (Hz);
+- ``p.active_fraction`` (only with ``observe_silent``): fraction of observed cells that fire;
 - ``p.log_rate_q10 … q90``: log10 of the 10/25/50/75/90 % quantiles of the unit rates (Hz) —
   threshold heterogeneity shows up first as a spread of firing rates;
 - ``p.cv_isi``: mean CV of inter-spike intervals over units with >= 3 spikes;
@@ -55,11 +64,13 @@ import numpy as np
 
 from hetfit.errors import InsufficientDataError, ParameterError, SchemaError
 
-SUMMARY_VERSION = "1.0"
+SUMMARY_VERSION = "1.1"
 
 RATE_QUANTILES = (10, 25, 50, 75, 90)
 POPULATION_STATS = ("log_rate_mean",) + tuple(f"log_rate_q{q}" for q in RATE_QUANTILES) + (
     "cv_isi", "fano")
+# Needs every recorded cell, silent ones included (observe_silent=True).
+SILENT_STATS = ("active_fraction",)
 NETWORK_STATS = ("chi", "corr", "log_psd_peak_ratio")
 # Rates are floored before the log so that a single slow unit does not produce -inf.
 _RATE_FLOOR_HZ = 0.01
@@ -76,15 +87,19 @@ class SummarySpec:
     population_stats, network_stats:
         Subsets of :data:`POPULATION_STATS` and :data:`NETWORK_STATS`.
     units_per_population:
-        Active units observed per population (``None``: all active units).  Pooled
-        summaries use ``{"all": n}``.
+        Units observed per population (``None``: all).  Pooled summaries use
+        ``{"all": n}``.
+    observe_silent:
+        ``False`` (default): only units that fire are seen, as in spike-sorted extracellular
+        recordings.  ``True``: every cell is listed, silent ones included (imaging, patch
+        data, simulations); adds the ``active_fraction`` statistic.
     chi_tau_ms, corr_bin_ms, corr_max_pairs, fano_window_ms, min_freq_hz, spectrum_bin_ms,
     spectrum_segment_ms:
         Parameters of the measures (see :mod:`hetfit.measures`).
     """
 
     populations: tuple[str, ...] | None = ("E", "I")
-    population_stats: tuple[str, ...] = POPULATION_STATS
+    population_stats: tuple[str, ...] | None = None
     network_stats: tuple[str, ...] = NETWORK_STATS
     units_per_population: dict[str, int] | None = None
     chi_tau_ms: float = 10.0
@@ -94,17 +109,25 @@ class SummarySpec:
     min_freq_hz: float = 2.0
     spectrum_bin_ms: float = 2.0
     spectrum_segment_ms: float = 250.0
+    observe_silent: bool = False
 
     def __post_init__(self) -> None:
+        if self.population_stats is None:
+            default = POPULATION_STATS + (SILENT_STATS if self.observe_silent else ())
+            object.__setattr__(self, "population_stats", default)
         if self.populations is not None:
             pops = tuple(str(p) for p in self.populations)
             if not pops or len(set(pops)) != len(pops):
                 raise ParameterError(f"summary populations must be distinct names, got {pops}")
             object.__setattr__(self, "populations", pops)
         for stat in self.population_stats:
-            if stat not in POPULATION_STATS:
+            if stat in SILENT_STATS and not self.observe_silent:
+                raise ParameterError(
+                    f"statistic {stat!r} needs observe_silent=True (every recorded cell, "
+                    "silent ones included, must be listed)")
+            if stat not in POPULATION_STATS + SILENT_STATS:
                 raise ParameterError(f"unknown population statistic {stat!r}",
-                                     hint=f"choose from {POPULATION_STATS}")
+                                     hint=f"choose from {POPULATION_STATS + SILENT_STATS}")
         for stat in self.network_stats:
             if stat not in NETWORK_STATS:
                 raise ParameterError(f"unknown network statistic {stat!r}",
@@ -205,27 +228,33 @@ def _group_stats(spec: SummarySpec, times: np.ndarray, units: np.ndarray, n_unit
     kw = {"times_ms": times, "units": units, "n_units": n_units, "t_start_ms": t0,
           "t_stop_ms": t1}
     out: list[float] = []
-    rates = m.firing_rates(**kw) if n_units > 0 else np.empty(0)
+    all_rates = m.firing_rates(**kw) if n_units > 0 else np.empty(0)
+    rates = all_rates[all_rates > 0]  # rate statistics describe the units that fire
     for stat in spec.population_stats:
         if stat == "log_rate_mean":
             out.append(_log_rate(float(rates.mean())) if rates.size else math.nan)
         elif stat.startswith("log_rate_q"):
             q = float(stat[len("log_rate_q"):])
             out.append(_log_rate(float(np.percentile(rates, q))) if rates.size else math.nan)
+        elif stat == "active_fraction":
+            out.append(float(np.mean(all_rates > 0)) if all_rates.size else math.nan)
         elif stat == "cv_isi":
-            out.append(m.mean_cv_isi(**kw) if n_units else math.nan)
+            out.append(m.mean_cv_isi(**kw) if rates.size else math.nan)
         elif stat == "fano":
             out.append(m.mean_fano_factor(**kw, window_ms=spec.fano_window_ms)
-                       if n_units else math.nan)
+                       if rates.size else math.nan)
     return out
 
 
-def _select_active(times: np.ndarray, units: np.ndarray, group: np.ndarray, n_total: int,
-                   g: int, n_obs: int | None, rng: np.random.Generator | None
-                   ) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
-    """Spikes of the observed active units of group ``g``, reindexed 0..n-1."""
-    counts = np.bincount(units, minlength=n_total)
-    members = np.flatnonzero((group == g) & (counts > 0))
+def _select_units(times: np.ndarray, units: np.ndarray, group: np.ndarray, n_total: int,
+                  g: int, n_obs: int | None, rng: np.random.Generator | None,
+                  observe_silent: bool) -> tuple[np.ndarray, np.ndarray, int]:
+    """Spikes of the observed units of group ``g`` (active ones only unless
+    ``observe_silent``), reindexed 0..n-1, and the number of observed units."""
+    members = np.flatnonzero(group == g)
+    if not observe_silent:
+        counts = np.bincount(units, minlength=n_total)
+        members = members[counts[members] > 0]
     if n_obs is not None and members.size > n_obs:
         if rng is None:
             raise ParameterError("sub-sampling units needs a seed")
@@ -233,7 +262,7 @@ def _select_active(times: np.ndarray, units: np.ndarray, group: np.ndarray, n_to
     index = np.full(n_total, -1, dtype=np.int64)
     index[members] = np.arange(members.size)
     keep = index[units] >= 0
-    return times[keep], index[units[keep]], int(members.size), members
+    return times[keep], index[units[keep]], int(members.size)
 
 
 def summary_vector(
@@ -277,7 +306,8 @@ def summary_vector(
     sel_t, sel_u, offsets = [], [], 0
     for g, name in enumerate(spec.groups):
         n_obs = (spec.units_per_population or {}).get(name)
-        t_g, u_g, n_g, _ = _select_active(times, units, group, n_total, g, n_obs, rng)
+        t_g, u_g, n_g = _select_units(times, units, group, n_total, g, n_obs, rng,
+                                      spec.observe_silent)
         out += _group_stats(spec, t_g, u_g, n_g, t_start_ms, t_stop_ms)
         sel_t.append(t_g)
         sel_u.append(u_g + offsets)
