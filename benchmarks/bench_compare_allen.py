@@ -5,6 +5,7 @@ Acceptance: finishes in under 10 minutes on 2 cores, using the mean field where 
 simulations where it does not (synchrony, step response), and says which it used.
 
 Run:  /work/venv/bin/python benchmarks/bench_compare_allen.py [--quick] [--no-sweeps]
+      [--preset rich2022]
 (the data root is ../shared/data next to the repository, or $HETFIT_SHARED_DATA).
 Writes the report to benchmarks/out/compare_allen[_quick]/ and prints a summary.
 """
@@ -25,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--no-sweeps", action="store_true")
+    ap.add_argument("--no-sweeps", action="store_true", help="without sweeps and power")
     ap.add_argument("--preset", default="allen-human")
     a = ap.parse_args()
     root = os.environ.get("HETFIT_SHARED_DATA", str(REPO.parent / "shared" / "data"))
@@ -35,8 +36,8 @@ def main() -> None:
            root, "--seed", "0", "--out", str(out), "--json"]
     if a.quick:
         cmd.append("--quick")
-    if not a.no_sweeps and a.preset == "allen-human":
-        cmd.append("--sweeps")
+    if not a.no_sweeps:
+        cmd += ["--sweeps", "--power"]
     load0 = Path("/proc/loadavg").read_text().split()[:3]
     t0 = time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
