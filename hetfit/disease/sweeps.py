@@ -31,7 +31,9 @@ differences along the grid are not sampling noise of the realizations.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -126,19 +128,12 @@ class Curve:
         }
 
 
-class _quiet_nan:
+@contextlib.contextmanager
+def _quiet_nan():
     """Silence numpy's 'mean of empty slice' warnings (empty rows are meant to give NaN)."""
-
-    def __enter__(self):
-        import warnings
-
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=RuntimeWarning)
-        return self
-
-    def __exit__(self, *exc):
-        return self._ctx.__exit__(*exc)
+        yield
 
 
 @dataclass(frozen=True)
