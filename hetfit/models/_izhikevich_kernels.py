@@ -34,12 +34,24 @@ Two spike methods
 
 Noise
 -----
-Gaussian current noise is integrated by Euler–Maruyama.  Increments are drawn from a
-counter-based generator (SplitMix64 hash of ``(set key, step, neuron)``), so every draw is
-reproducible regardless of threads, and turned into a variance-matched sum of four
-uniforms (Irwin–Hall, kurtosis 2.7).  Euler–Maruyama has weak order one for any increment
-law with the right mean and variance, and the sum over steps is Gaussian to high accuracy;
-this is several times cheaper than exact normal deviates and vectorizes.
+Gaussian current noise is integrated by Euler–Maruyama.  Increments come from a
+counter-based generator (SplitMix64 hash of ``(set key, step, neuron pair)``), so every draw
+is reproducible whatever the number of threads, and each 64-bit hash gives two
+variance-matched sums of four byte-uniforms (Irwin–Hall(4): exact mean and variance,
+kurtosis 2.7, 1021 levels).  Euler–Maruyama has weak order one for any increment law with
+the right mean and variance, and the noise accumulated over steps is Gaussian to high
+accuracy (validated against the white-noise QIF firing rate in the tests); this costs
+~0.4-0.6 ns per sample and vectorizes, several times less than exact normal deviates.
+
+Layout and speed
+----------------
+Per-neuron constants are folded once (``B0 = -k (v_r + v_theta_i)``, ``A0 = k v_r v_theta_i
++ eta_i``), so the Euler pass is ``v += dt/C ((k v + B0 - g S) v + A0 + g SE + I - u)`` with
+population scalars ``S = sum_q s_pq`` and ``SE = sum_q s_pq E_q``: a few FMAs per neuron,
+contiguous float64 arrays, selects instead of branches, unsigned indices (no wrap-around
+checks) so LLVM emits AVX-512 code.  Spikes are found by scanning the flag bytes eight at a
+time.  The event pool of sparse deliveries has a fixed size: growing arrays inside the loop
+made numba slow the whole kernel down.
 """
 
 from __future__ import annotations

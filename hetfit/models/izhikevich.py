@@ -31,11 +31,20 @@ range).
 Numerics
 --------
 ``method="exact"`` (default) integrates with Euler below a cut-off ``v_cut`` and solves the
-spike excursion above it in closed form (see :mod:`hetfit.models._izhikevich_kernels`); it
-stays accurate with large ``|v_peak|`` at ``dt = 0.05-0.1 ms``.  ``method="euler"`` is plain
-Euler with threshold ``v_peak`` (Brian2's scheme), which needs ``dt <= 0.01 ms`` when
-``v_peak = 1000``.  ``v_cut = (v_r + v_theta)/2 + cutoff_fraction * C / (k dt)`` is where one
-Euler step changes the quadratic term's variable ``z = 2 k v + B`` by ``cutoff_fraction``.
+spike excursion above it in closed form (see :mod:`hetfit.models._izhikevich_kernels`): a
+quadratic neuron blows up in finite time, so with the other currents frozen over the
+excursion the time to reach ``v_peak``, the reset, the climb back from ``v_reset`` and the
+recovery current are explicit.  Spikes get sub-step times and the neuron re-enters the Euler
+loop afterwards; transcendental functions are evaluated once per spike, never per neuron and
+step.  ``v_cut = (v_r + v_theta)/2 + cutoff_fraction * C / (k dt)`` (capped half-way to
+``v_peak``) is where one Euler step changes ``z = 2 k v + B`` by ``cutoff_fraction``.
+``method="euler"`` is plain Euler with threshold ``v_peak`` (Brian2's scheme).
+
+Measured trade-off (benchmarks/RESULTS.md, population rates against dt -> 0): ``exact`` is
+within 0.1-0.9 % at dt = 0.05-0.2 ms; ``euler`` is within ~1 % at 0.01 ms and 1-3 % at
+0.02 ms when ``v_peak = 1000``.  Use dt = 0.05-0.1 ms with ``exact`` for sweeps and inference
+(N = 1000, 1 s: ~10 ms CPU at 0.1 ms), dt <= 0.01 ms with ``euler``.  Noise and input changes
+are frozen during a solved excursion (a few ms at most).
 
 Public API
 ----------
@@ -387,9 +396,8 @@ class IzhikevichNetwork:
 
     def replace_population(self, name: str, **changes: Any) -> IzhikevichNetwork:
         """A copy with fields of population ``name`` changed."""
+        self.population(name)  # raises for unknown names
         pops = tuple(replace(p, **changes) if p.name == name else p for p in self.populations)
-        if pops == self.populations and changes:
-            self.population(name)  # raises for unknown names
         return replace(self, populations=pops)
 
     def to_dict(self) -> dict[str, Any]:
