@@ -16,10 +16,9 @@ Step ``s`` (1-based) advances the state from ``(s-1) dt`` to ``s dt``, in Brian2
 Three kernels share this order:
 
 * :func:`run_current` — current synapses, per-neuron parameters (heterogeneous).
-* :func:`run_current_uniform` — current synapses, parameters constant within each population.
-  Synaptic variables are kept in a per-population decaying frame, ``s_i(t) = S_i F_p(t)``
-  with the scalar ``F_p(t) = exp(-t/tau_s,p)``: the per-neuron decay then costs nothing and
-  inputs are added as ``w / F_p(t)`` (the frame is renormalized long before under/overflow).
+* :func:`run_current_uniform` — current synapses, parameters constant within each population:
+  the whole state lives in per-population decaying frames, so a step advances three scalars
+  per population and the per-neuron work is one vectorized threshold test (see there).
 * :func:`run_conductance` — conductance synapses, per-neuron parameters.
 """
 
@@ -130,117 +129,174 @@ def run_current(
     return spike_step, spike_neuron, n_sp, -1
 
 
+_CHUNK = 64  # neurons per block of the vectorized threshold pre-check
+
+
 @njit(cache=True, fastmath=True, error_model="numpy")
 def run_current_uniform(
     n_steps, v, s_e, s_i, until, pop_start, pop_of,
-    v_rest, p_m, p_e, p_i, k_e, k_i, v_th, v_reset, ref_steps,
+    v_rest, p_m, p_e, p_i, c_e, c_i, v_th, v_reset, ref_steps,
     indptr, targets, weights, pre_exc,
     pois_lam, pois_w, seed, rec_idx, v_rec, spike_step, spike_neuron,
 ):
-    """Current synapses with one value of every parameter per population.
+    """Current synapses, one value of every parameter per population, in decaying frames.
+
+    With ``x = v - v_rest`` the exact solution between spikes is a sum of three decaying
+    exponentials shared by the whole population,
+    ``x_i(t) = a_i M(t) + b_i E(t) + g_i I(t)`` with ``M = p_m^n``, ``E = p_e^n``,
+    ``I = p_i^n`` (scalars per population), ``b_i E = c_e s_e,i`` and ``c_e = tau_e/(tau_e -
+    tau_m)`` (``k_e / (p_e - p_m)`` in the discrete propagator).  A time step only advances
+    the three scalars; the coefficients change only when a neuron receives a spike
+    (``b += c_e w / E``, ``a -= c_e w / M``: ``x`` continuous, ``s_e`` jumps by ``w``), spikes
+    (``a`` set so that ``x = v_reset - v_rest``) or is refractory (re-pinned every step).  The
+    threshold test reads ``a, b, g`` in blocks of ``_CHUNK`` neurons with a vectorized count
+    and scans only blocks that reach threshold.  Exact, like :func:`run_current`; requires
+    ``tau_e != tau_m`` and ``tau_i != tau_m`` (the caller falls back otherwise).
 
     Parameter arrays have one entry per population (``pop_start`` has n_pop + 1 entries,
-    ``pop_of`` maps neurons to populations).  ``s_e``/``s_i`` hold the frame-scaled variables
-    ``S`` on entry and on return (the frame is folded back before returning).
+    ``pop_of`` maps neurons to populations).  ``v``, ``s_e``, ``s_i`` are read on entry and
+    written back on return.
     """
     n = v.size
     n_pop = pop_start.size - 1
     use_poisson = _has_poisson(pois_lam)
     if use_poisson:
-        # numba's own generator (per thread), seeded for every run: reproducible, and much
-        # faster to compile than passing a numpy Generator
         np.random.seed(seed)  # noqa: NPY002
+    fr_m = np.ones(n_pop)
+    fr_e = np.ones(n_pop)
+    fr_i = np.ones(n_pop)
+    ce_over_e = np.empty(n_pop)  # input increments c/E and c/M of the current frames
+    ce_over_m = np.empty(n_pop)
+    ci_over_i = np.empty(n_pop)
+    ci_over_m = np.empty(n_pop)
+    theta = np.empty(n_pop)
+    x_reset = np.empty(n_pop)
+    a = np.empty(n)
+    b = np.zeros(n)
+    g = np.zeros(n)
+    for p in range(n_pop):
+        theta[p] = v_th[p] - v_rest[p]
+        x_reset[p] = v_reset[p] - v_rest[p]
+        for i in range(pop_start[p], pop_start[p + 1]):
+            b[i] = c_e[p] * s_e[i]
+            g[i] = c_i[p] * s_i[i]
+            a[i] = v[i] - v_rest[p] - b[i] - g[i]
+    refractory = np.empty(n, dtype=np.int64)
+    n_ref = 0
+    for i in range(n):
+        if until[i] >= 1:
+            refractory[n_ref] = i
+            n_ref += 1
     fired = np.empty(n, dtype=np.int64)
-    frame_e = np.ones(n_pop)
-    frame_i = np.ones(n_pop)
-    inv_e = np.ones(n_pop)
-    inv_i = np.ones(n_pop)
-    shared_frame = True
-    for p in range(1, n_pop):
-        if p_e[p] != p_e[0] or p_i[p] != p_i[0]:
-            shared_frame = False
     n_sp = 0
+    bad = -1
     for step in range(1, n_steps + 1):
+        # 1. advance every neuron: only the frames move
+        for p in range(n_pop):
+            fr_m[p] *= p_m[p]
+            fr_e[p] *= p_e[p]
+            fr_i[p] *= p_i[p]
+            if fr_m[p] < _RENORM or fr_e[p] < _RENORM or fr_i[p] < _RENORM:
+                lo = pop_start[p]
+                aa = a[lo:pop_start[p + 1]]
+                bb = b[lo:pop_start[p + 1]]
+                gg = g[lo:pop_start[p + 1]]
+                fm = fr_m[p]
+                fe = fr_e[p]
+                fi = fr_i[p]
+                for i in range(aa.size):
+                    aa[i] *= fm
+                    bb[i] *= fe
+                    gg[i] *= fi
+                fr_m[p] = 1.0
+                fr_e[p] = 1.0
+                fr_i[p] = 1.0
+            ce_over_e[p] = c_e[p] / fr_e[p]
+            ce_over_m[p] = c_e[p] / fr_m[p]
+            ci_over_i[p] = c_i[p] / fr_i[p]
+            ci_over_m[p] = c_i[p] / fr_m[p]
+        # 2. refractory neurons keep v = v_reset (released ones integrate again)
+        k = 0
+        while k < n_ref:
+            j = refractory[k]
+            if until[j] < step:
+                n_ref -= 1
+                refractory[k] = refractory[n_ref]
+                continue
+            p = pop_of[j]
+            a[j] = (x_reset[p] - b[j] * fr_e[p] - g[j] * fr_i[p]) / fr_m[p]
+            k += 1
+        # 3. threshold: vectorized block maxima, exact scan of blocks that reach theta
         n_fired = 0
         for p in range(n_pop):
-            lo = pop_start[p]
-            # slices give 0-based loops: no negative-index wraparound, so the loop vectorizes
-            vv = v[lo:pop_start[p + 1]]
-            se = s_e[lo:pop_start[p + 1]]
-            si = s_i[lo:pop_start[p + 1]]
-            uu = until[lo:pop_start[p + 1]]
-            vr = v_rest[p]
-            pm = p_m[p]
-            ae = k_e[p] * frame_e[p]
-            ai = k_i[p] * frame_i[p]
-            for i in range(vv.size):
-                vn = vr + (vv[i] - vr) * pm + se[i] * ae + si[i] * ai
-                vv[i] = vn if uu[i] < step else vv[i]
-            frame_e[p] *= p_e[p]
-            frame_i[p] *= p_i[p]
-            if frame_e[p] < _RENORM or frame_i[p] < _RENORM:
-                fe = frame_e[p]
-                fi = frame_i[p]
-                for i in range(se.size):
-                    se[i] *= fe
-                    si[i] *= fi
-                frame_e[p] = 1.0
-                frame_i[p] = 1.0
-            inv_e[p] = 1.0 / frame_e[p]
-            inv_i[p] = 1.0 / frame_i[p]
-            th = v_th[p]
-            for i in range(vv.size):
-                if vv[i] > th:
-                    fired[n_fired] = lo + i
-                    n_fired += 1
+            fm = fr_m[p]
+            fe = fr_e[p]
+            fi = fr_i[p]
+            th = theta[p]
+            for c0 in range(pop_start[p], pop_start[p + 1], _CHUNK):
+                c1 = min(c0 + _CHUNK, pop_start[p + 1])
+                aa = a[c0:c1]
+                bb = b[c0:c1]
+                gg = g[c0:c1]
+                hits = 0  # a count (not a max) so that LLVM vectorizes the loop
+                for i in range(aa.size):
+                    hits += aa[i] * fm + bb[i] * fe + gg[i] * fi > th
+                if hits > 0:
+                    for i in range(aa.size):
+                        if aa[i] * fm + bb[i] * fe + gg[i] * fi > th:
+                            fired[n_fired] = c0 + i
+                            n_fired += 1
+        # 4. delivery: s jumps by w, x stays continuous
         for f in range(n_fired):
             j = fired[f]
-            if shared_frame:
-                # one frame for all targets: no per-edge population lookup
-                if pre_exc[j]:
-                    scale = inv_e[0]
-                    for e in range(indptr[j], indptr[j + 1]):
-                        s_e[targets[e]] += weights[e] * scale
-                else:
-                    scale = inv_i[0]
-                    for e in range(indptr[j], indptr[j + 1]):
-                        s_i[targets[e]] += weights[e] * scale
-            elif pre_exc[j]:
+            if pre_exc[j]:
                 for e in range(indptr[j], indptr[j + 1]):
                     t = targets[e]
-                    s_e[t] += weights[e] * inv_e[pop_of[t]]
+                    q = pop_of[t]
+                    b[t] += weights[e] * ce_over_e[q]
+                    a[t] -= weights[e] * ce_over_m[q]
             else:
                 for e in range(indptr[j], indptr[j + 1]):
                     t = targets[e]
-                    s_i[t] += weights[e] * inv_i[pop_of[t]]
+                    q = pop_of[t]
+                    g[t] += weights[e] * ci_over_i[q]
+                    a[t] -= weights[e] * ci_over_m[q]
+        if use_poisson:
+            for i in range(n):
+                if pois_lam[i] > 0.0:
+                    w = pois_w[i] * np.random.poisson(pois_lam[i])  # noqa: NPY002
+                    q = pop_of[i]
+                    b[i] += w * ce_over_e[q]
+                    a[i] -= w * ce_over_m[q]
+        # 5. reset, refractory bookkeeping, recording
+        for f in range(n_fired):
+            j = fired[f]
+            p = pop_of[j]
+            a[j] = (x_reset[p] - b[j] * fr_e[p] - g[j] * fr_i[p]) / fr_m[p]
+            # (a neuron already in the list can only "fire" on non-finite state)
+            if ref_steps[p] > 0 and until[j] < step:
+                refractory[n_ref] = j
+                n_ref += 1
+            until[j] = step + ref_steps[p]
             if n_sp == spike_step.size:
                 spike_step = _grow(spike_step, n_sp)
                 spike_neuron = _grow(spike_neuron, n_sp)
             spike_step[n_sp] = step
             spike_neuron[n_sp] = j
             n_sp += 1
-            p = pop_of[j]
-            v[j] = v_reset[p]
-            until[j] = step + ref_steps[p]
-        if use_poisson:
-            for i in range(n):
-                if pois_lam[i] > 0.0:
-                    s_e[i] += pois_w[i] * np.random.poisson(pois_lam[i])  # noqa: NPY002 * inv_e[pop_of[i]]
         for r in range(rec_idx.size):
-            v_rec[r, step] = v[rec_idx[r]]
-        if (step % 256 == 0 or step == n_steps) and _any_nonfinite(v, s_e, s_i):
-            _fold(s_e, s_i, pop_start, frame_e, frame_i)
-            return spike_step, spike_neuron, n_sp, step
-    _fold(s_e, s_i, pop_start, frame_e, frame_i)
-    return spike_step, spike_neuron, n_sp, -1
-
-
-@njit(cache=True)
-def _fold(s_e, s_i, pop_start, frame_e, frame_i):
-    for p in range(pop_start.size - 1):
+            j = rec_idx[r]
+            p = pop_of[j]
+            v_rec[r, step] = v_rest[p] + a[j] * fr_m[p] + b[j] * fr_e[p] + g[j] * fr_i[p]
+        if (step % 256 == 0 or step == n_steps) and _any_nonfinite(a, b, g):
+            bad = step
+            break
+    for p in range(n_pop):
         for i in range(pop_start[p], pop_start[p + 1]):
-            s_e[i] *= frame_e[p]
-            s_i[i] *= frame_i[p]
+            v[i] = v_rest[p] + a[i] * fr_m[p] + b[i] * fr_e[p] + g[i] * fr_i[p]
+            s_e[i] = b[i] * fr_e[p] / c_e[p]
+            s_i[i] = g[i] * fr_i[p] / c_i[p]
+    return spike_step, spike_neuron, n_sp, bad
 
 
 @njit(cache=True, fastmath=True, error_model="numpy")

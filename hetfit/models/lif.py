@@ -440,6 +440,13 @@ def _uniform_within_populations(a: dict[str, np.ndarray], starts: np.ndarray) ->
     return True
 
 
+def _frames_well_conditioned(a: dict[str, np.ndarray]) -> bool:
+    """The frame kernel needs tau_s != tau_m (c = tau_s/(tau_s - tau_m) stays moderate)."""
+    tm = a["tau_m"]
+    return bool(np.all(np.abs(a["tau_e"] - tm) > 1e-3 * tm)
+                and np.all(np.abs(a["tau_i"] - tm) > 1e-3 * tm))
+
+
 def _check_grid(t_max_ms: float, dt_ms: float, rate_bin_ms: float) -> int:
     for name, v in (("t_max_ms", t_max_ms), ("dt_ms", dt_ms), ("rate_bin_ms", rate_bin_ms)):
         if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
@@ -528,14 +535,21 @@ def simulate_lif(
     drive = (a["pois_lam"], a["pois_w"], s_noise % (2**32 - 1), rec, v_rec)
     starts = np.concatenate([[0], np.cumsum(net.sizes)]).astype(np.int64)
     pop_of = np.repeat(np.arange(len(net.sizes)), net.sizes).astype(np.int64)
-    uniform = net.synapse == "current" and _uniform_within_populations(a, starts)
+    uniform = (net.synapse == "current" and _uniform_within_populations(a, starts)
+               and _frames_well_conditioned(a))
     t_run, c_run = time.perf_counter(), time.thread_time()
     if uniform:
         first = starts[:-1]
+        per_pop = {k: np.ascontiguousarray(a[k][first]) for k in (
+            "v_rest", "p_m", "p_e", "p_i", "v_th", "v_reset", "ref_steps", "tau_m", "tau_e",
+            "tau_i")}
+        # c = tau_s / (tau_s - tau_m): weight of the synaptic exponential in v
+        c_e = per_pop["tau_e"] / (per_pop["tau_e"] - per_pop["tau_m"])
+        c_i = per_pop["tau_i"] / (per_pop["tau_i"] - per_pop["tau_m"])
         steps, neurons, n_sp, bad = K.run_current_uniform(
             n_steps, v, s_e, s_i, until, starts, pop_of,
-            *(np.ascontiguousarray(a[k][first]) for k in (
-                "v_rest", "p_m", "p_e", "p_i", "k_e", "k_i", "v_th", "v_reset", "ref_steps")),
+            *(per_pop[k] for k in ("v_rest", "p_m", "p_e", "p_i")), c_e, c_i,
+            *(per_pop[k] for k in ("v_th", "v_reset", "ref_steps")),
             *graph, *drive, *buffers,
         )
     elif net.synapse == "current":
