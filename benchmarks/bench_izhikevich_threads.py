@@ -4,8 +4,10 @@ Runs the same batch (``--sets`` parameter sets of the DESIGN.md single populatio
 ``--t-max`` ms, exact spikes at ``--dt``) with 1 and 2 threads, ``--repeats`` times
 alternating, and reports the best wall time of each, their ratio, and the total CPU time of
 each run (equal CPU time means the parallel runtime adds no work).  Wall-time speed-ups are
-only meaningful on an otherwise idle machine: the load average before/after every run is
-printed; repeat when it is high.
+only meaningful on an otherwise idle machine: the load average before every run is printed.
+A load-independent figure is also reported: the CPU time each thread of the process used
+(``/proc/self/task/*/stat``) during a run.  With the work split evenly, the speed-up on
+idle cores is ``total CPU / busiest thread's CPU`` ("ideal_speedup").
 
     /work/venv/bin/python benchmarks/bench_izhikevich_threads.py --sets 128 --repeats 5
 """
@@ -21,6 +23,20 @@ import numpy as np
 
 from hetfit.models.batch import simulate_batch
 from hetfit.models.presets import single_population
+
+
+def _thread_cpu() -> dict[int, float]:
+    """CPU seconds (user + system) of every thread of this process (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            out[int(tid)] = (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            continue
+    return out
 
 
 def main() -> None:
@@ -42,10 +58,16 @@ def main() -> None:
     for rep in range(args.repeats):
         for th in args.threads:
             load = os.getloadavg()[0]
+            before = _thread_cpu()
             res = simulate_batch(net, {"E.v_theta.width": widths}, args.t_max, args.dt,
                                  seed=0, n_threads=th)
+            after = _thread_cpu()
+            per_thread = sorted((after[t] - before.get(t, 0.0) for t in after), reverse=True)
+            busy = [c for c in per_thread if c > 0.05 * max(per_thread[0], 1e-9)]
             runs.append({"rep": rep, "threads": th, "wall_s": res.meta["simulate_wall_s"],
-                         "cpu_s": res.meta["simulate_cpu_s"], "load1_before": load})
+                         "cpu_s": res.meta["simulate_cpu_s"], "load1_before": load,
+                         "thread_cpu_s": [round(c, 3) for c in busy],
+                         "ideal_speedup": sum(busy) / busy[0] if busy else float("nan")})
             print(json.dumps(runs[-1]), flush=True)
     best = {th: min(r["wall_s"] for r in runs if r["threads"] == th) for th in args.threads}
     cpu = {th: float(np.median([r["cpu_s"] for r in runs if r["threads"] == th]))
@@ -56,6 +78,9 @@ def main() -> None:
            "median_cpu_s": cpu,
            "speedup_vs_1_thread": {th: best[base] / best[th] for th in args.threads},
            "ms_per_sim_per_core_cpu": {th: 1e3 * cpu[th] / args.sets for th in args.threads},
+           "ideal_speedup_median": {th: float(np.median([r["ideal_speedup"] for r in runs
+                                                         if r["threads"] == th]))
+                                    for th in args.threads},
            "runs": runs}
     print(json.dumps({k: v for k, v in out.items() if k != "runs"}, indent=2))
     if args.json:

@@ -341,7 +341,7 @@ def simulate_batch(
 
     net = as_network(model)
     if seeds is not None:
-        seed_list = list(seeds)
+        seed_list = [concrete_seed(s) for s in seeds]  # None -> fresh, recorded seed
         rows, n = _per_set_params(params, len(seed_list))
     else:
         rows, n = _per_set_params(params, n_sets)
