@@ -49,7 +49,6 @@ def test_curve_interval_is_the_t_interval_of_the_mean():
     assert c.low[2] == c.high[2] == 7.0 and list(c.n_valid) == [3, 2, 1]
 
 
-@pytest.mark.slow  # ~5-15 s on 2 busy cores (dense linear algebra)
 def test_rate_network_resilience_and_spectral_radius_fall_with_heterogeneity():
     from hetfit.models import rate_theory as rt
     from hetfit.models.rate_network import RateNetworkSpec
