@@ -143,3 +143,22 @@ def test_allen_preset_quick_with_networks(shared_data, tmp_path, capsys):
     assert len(check_report(out)) >= 5
     html = (out / "report.html").read_text()
     assert "mean field" in html and "network" in html
+
+
+def test_preset_with_selected_conditions(shared_data, capsys):
+    # region-matched contrast: frontal epileptogenic vs frontal non-epileptogenic cells
+    root = shared_data("rich2022_human_l5").parent
+    code, stdout, err = _cli(["compare", "--preset", "rich2022", "--data-root", str(root),
+                              "--healthy", "disease_state=non-epileptogenic;region=frontal",
+                              "--features", "distance_to_threshold_mV", "--no-network",
+                              "--n-boot", "200", "--n-perm", "200", "--json"], capsys)
+    assert code == 0, err
+    res = json.loads(stdout)
+    row = res["spreads"]["rows"][0]
+    assert row["n_cells"] == [12, 13]
+    raw = pd.read_csv(root / "rich2022_human_l5" / "Frontal_Non-Epileptogenic.csv")
+    width = row["comparisons"]["sd"]["width_a"]["estimate"]
+    assert width == pytest.approx(raw["Distance to Threshold-DTT (mV)"].std())
+    code, _, err = _cli(["compare", "--preset", "rich2022", "--data-root", str(root),
+                         "--healthy", "tumor.csv"], capsys)
+    assert code == 2 and "column=value" in err

@@ -25,7 +25,7 @@ from hetfit.errors import InputFileError, ParameterError
 HELP = "compare within-type heterogeneity and network synchrony between healthy and disease"
 DESCRIPTION = (
     "Healthy vs disease: per cell type, the spread of each feature in both conditions with "
-    "donor-level 95%% CIs, the width ratio with its CI and spread tests; then networks built "
+    "donor-level 95% CIs, the width ratio with its CI and spread tests; then networks built "
     "from each condition's widths, with synchrony, step response and bistability (mean field "
     "where it applies, network simulation otherwise; the output says which). Presets: "
     "allen-human (Allen Cell Types, epilepsy vs tumor donors), rich2022 (epileptogenic vs "
@@ -164,8 +164,6 @@ def run(args: argparse.Namespace) -> dict:
         console.info(f"preset {preset.name}: {len(preset.table)} cells")
         healthy = _condition(args.healthy, preset.healthy, "healthy")
         disease = _condition(args.disease, preset.disease, "disease")
-        if groupings is None and args.types is not None:
-            groupings = [preset.groupings[0]]
         result = run_comparison(preset, healthy=healthy, disease=disease,
                                 groupings=groupings,
                                 network=False if args.no_network else None, **common)
