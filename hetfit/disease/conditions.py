@@ -932,8 +932,9 @@ def network_sweeps(
     (healthy) condition, with the other population at its healthy width: network synchrony
     (engine ``"network"``) and the mean field's bistable range of E drive (engine
     ``"mean field"``).  Which cells matter (per parameter): the same network with
-    heterogeneous drives (Lorentzian, half-width 0-20 pA) and partial resets (half-width
-    0-0.2) of E and I, at the measured threshold widths.  The measured widths of both
+    heterogeneous drives (Lorentzian, half-width 0-20 pA) and partial resets (Lorentzian
+    around 0.1, half-width 0-0.2, truncated to [0, 0.5]: a reset closer to the spike cut-off
+    makes neurons fire without bound) of E and I, at the measured threshold widths.  The measured widths of both
     conditions are stored as ``meta["markers"]`` of the threshold sweeps.
     """
     from hetfit.disease.sweeps import izhikevich_sweep, meanfield_sweep
@@ -982,7 +983,7 @@ def network_sweeps(
                                              high=200.0)),
              "theta_reset": (np.array([0.0, 0.05, 0.1, 0.2]),
                              lambda w: Heterogeneity(0.1, max(w, 1e-6), "lorentzian", low=0.0,
-                                                     high=0.95))}
+                                                     high=0.5))}
     if quick:
         extra = {"eta": extra["eta"]}
     for j, (param, (widths, make)) in enumerate(extra.items()):

@@ -641,7 +641,8 @@ def _network_notes(curves: Mapping[str, Curve], widths: np.ndarray, population: 
     notes = []
     rate = curves.get(f"rate_{population}")
     if rate is not None:
-        silent = widths[np.nan_to_num(rate.mean, nan=0.0) < 0.5]
+        m = rate.mean
+        silent = widths[np.isfinite(m) & (m < 0.5)]
         if silent.size:
             notes.append(
                 f"population {population} is silent (< 0.5 Hz) at width(s) "
