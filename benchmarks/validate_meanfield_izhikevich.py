@@ -5,9 +5,9 @@
    field assumes), (b) truncated to [v_r, 2 v_theta - v_r] as in the authors' scripts, and
    (c) untruncated with the cut-off lowered to v_peak = -v_reset = 100 mV.
 2. E/I circuit (Gast et al.): oscillation frequency of network and mean field.
-3. E/I hysteresis: slow ramp of the input to I up and down (network N = 2 x 5000 and mean
-   field); the range where the two sweeps differ, against the mean-field fold range, for
-   several Delta_v(E).
+3. E/I hysteresis: input to I stepped up and down by 1 pA (200 ms per step; network
+   N = 2 x 5000 and mean field, same protocol); the range where the two sweeps end on
+   different states, against the mean-field fold range, for several Delta_v(E).
 4. Mean-field speed: a bistability scan over 100 drives, a continuation, a batch of 100
    parameter sets.
 
@@ -31,7 +31,6 @@ from hetfit.models.meanfield import (
     dominant_frequency_hz,
     gast2023_ei_meanfield,
     meanfield_from_network,
-    network_input_series,
 )
 from hetfit.models.presets import gast2023_ei
 
@@ -86,38 +85,42 @@ def ei_frequencies(n: int) -> list[dict]:
     return rows
 
 
-def ei_hysteresis(n: int, t_ramp_ms: float) -> list[dict]:
+def ei_hysteresis(n: int, hold_ms: float) -> list[dict]:
+    """Input to I stepped 10 -> 70 -> 10 pA by 1 pA, ``hold_ms`` per step (network and mean
+    field with the same protocol); E rate averaged over the last 50 ms of each step."""
+    vals = np.arange(10.0, 70.0 + 1e-9, 1.0)
+    seq = np.concatenate([vals, vals[::-1]])
     rows = []
     for de in (0.5, 1.0, 1.5, 2.5):
-        ramp = StepCurrent.ramp(500.0, 500.0 + t_ramp_ms, 10.0, 70.0, step_ms=5.0)
-        down = StepCurrent.ramp(500.0 + t_ramp_ms, 500.0 + 2 * t_ramp_ms, 70.0, 10.0, step_ms=5.0)
-        steps = StepCurrent(ramp.times_ms + down.times_ms[1:], ramp.values_pA + down.values_pA[1:])
+        warm = 1000.0  # at the first value before the sweep (as in hysteresis_sweep)
+        steps = StepCurrent(tuple(warm + hold_ms * np.arange(seq.size)), tuple(seq))
+        steps = StepCurrent((0.0, *steps.times_ms), (seq[0], *steps.values_pA))
         net = gast2023_ei(n_e=n, n_i=n, delta_v_e=de, delta_v_i=1.0, I_e=50.0, I_i=steps)
-        T = 500.0 + 2 * t_ramp_ms
-        res = simulate_izhikevich(net, T, 0.05, seed=0, record_spikes=False, rate_bin_ms=5.0)
+        T = warm + hold_ms * seq.size
+        t0 = time.perf_counter()
+        res = simulate_izhikevich(net, T, 0.05, seed=0, record_spikes=False, rate_bin_ms=1.0)
+        wall = time.perf_counter() - t0
+        t = res.rate_t_ms - warm
+        r_net = np.array([res.rates_hz[0, (t > (j + 1) * hold_ms - 50) & (t < (j + 1) * hold_ms)].mean()
+                          for j in range(seq.size)])
         mf = meanfield_from_network(net)
-        inp = network_input_series(net, T, 0.02)
-        sim = mf.simulate(T, 0.02, I_ext=inp, record_dt_ms=5.0)
+        sweep = mf.hysteresis_sweep("I_ext", vals, population="I", readout="E",
+                                    I_ext=[50.0, 0.0], t_settle_ms=hold_ms - 50.0,
+                                    t_measure_ms=50.0, dt_ms=0.02)
         br = mf.continuation("I_ext", 0.0, 100.0, population="I", I_ext=[50.0, 0.0])
         folds = sorted(b.param for b in br.folds)
 
-        def loop(t, rE, steps=steps):
-            Ival = steps.value_at(t)
-            up = (t > 500.0) & (t < 500.0 + t_ramp_ms)
-            dn = t >= 500.0 + t_ramp_ms
-            # E rate at equal input on the two sweeps: where they differ by > 2 Hz
-            grid = np.arange(12.0, 68.0, 0.5)
-            ru = np.interp(grid, Ival[up], rE[up])
-            order = np.argsort(Ival[dn])
-            rd = np.interp(grid, Ival[dn][order], rE[dn][order])
-            diff = np.abs(ru - rd) > 2.0
-            return (float(grid[diff].min()), float(grid[diff].max())) if diff.any() else None
+        def loop(up: np.ndarray, down: np.ndarray) -> tuple[float, float] | None:
+            # E is high at low input; where do the up and down sweeps sit on different states?
+            diff = np.abs(up - down) > 0.5 * np.maximum(up, down).clip(min=2.0)
+            return (float(vals[diff].min()), float(vals[diff].max())) if diff.any() else None
 
+        net_up, net_down = r_net[: vals.size], r_net[vals.size:][::-1]
         rows.append(dict(
-            delta_e=de, delta_i=1.0, ramp_ms=t_ramp_ms,
+            delta_e=de, delta_i=1.0, hold_ms=hold_ms, step_pA=1.0,
             mf_folds=folds, mf_fold_width=(folds[1] - folds[0]) if len(folds) == 2 else 0.0,
-            network_loop=loop(res.rate_t_ms, res.rates_hz[0]),
-            meanfield_loop=loop(sim.t_ms, sim.rates_hz[0]),
+            meanfield_loop=loop(sweep.up_mean_hz, sweep.down_mean_hz),
+            network_loop=loop(net_up, net_down), network_wall_s=wall,
         ))
     return rows
 
@@ -173,8 +176,8 @@ def main() -> None:
                   f"{100 * r['err']:+.1f}% | {r['network_rates_hz'][0]:.1f}/{r['network_rates_hz'][1]:.1f} | "
                   f"{r['meanfield_rates_hz'][0]:.1f}/{r['meanfield_rates_hz'][1]:.1f} |")
     if "hyst" not in a.skip:
-        out["ei_hysteresis"] = rows = ei_hysteresis(a.n // 2, 8000.0)
-        print("\n| Delta_E | MF folds (pA) | MF fold width | MF ramp loop | network ramp loop |")
+        out["ei_hysteresis"] = rows = ei_hysteresis(a.n // 2, 200.0)
+        print("\n| Delta_E | MF folds (pA) | MF fold width | MF stepped loop | network stepped loop |")
         print("|---|---|---|---|---|")
         for r in rows:
             print(f"| {r['delta_e']} | {r['mf_folds']} | {r['mf_fold_width']:.2f} | "

@@ -616,13 +616,15 @@ class MeanFieldModel:
         t_measure_ms: float = 200.0,
         dt_ms: float = 0.01,
         I_ext: Any = None,
+        t_warmup_ms: float = 1000.0,
     ) -> HysteresisSweep:
         """Quasi-static up/down sweep of ``param`` through ``values`` by simulation.
 
-        At each value the model is integrated for ``t_settle_ms`` from the previous end
-        state, then the rate of population ``readout`` is measured for ``t_measure_ms``
-        (mean, min, max).  Captures bistability between any attractors (fixed points or
-        limit cycles).
+        The model is first integrated for ``t_warmup_ms`` at the lowest value (from the
+        default low-activity state); then at each value it is integrated for
+        ``t_settle_ms`` from the previous end state, and the rate of population ``readout``
+        is measured for ``t_measure_ms`` (mean, min, max).  Captures bistability between
+        any attractors (fixed points or limit cycles).
         """
         vals = np.sort(np.asarray(values, dtype=np.float64))
         if vals.ndim != 1 or vals.size < 2 or not np.all(np.isfinite(vals)):
@@ -635,6 +637,15 @@ class MeanFieldModel:
         base_p = self._pvec()
         res = {}
         y = self._default_y0()
+        if t_warmup_ms > 0:
+            p = base_p.copy()
+            inp = inp_c.copy()
+            (p if slot[0] == "p" else inp)[slot[1]] = vals[0]
+            n_warm = check_time(t_warmup_ms, dt_ms)
+            series = np.ascontiguousarray(np.broadcast_to(inp, (n_warm, inp.size)))
+            _, y, _, bad = self._integrate_kernel(y, p, series, float(dt_ms), n_warm)
+            if bad:
+                raise SimulationError(f"mean field diverged during warm-up at {param}={vals[0]}")
         for direction, seq in (("up", vals), ("down", vals[::-1])):
             mean, mn, mx = [], [], []
             for v in seq:
