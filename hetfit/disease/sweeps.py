@@ -644,11 +644,14 @@ def _network_notes(curves: Mapping[str, Curve], widths: np.ndarray, population: 
         m = rate.mean
         silent = widths[np.isfinite(m) & (m < 0.5)]
         if silent.size:
-            notes.append(
-                f"population {population} is silent (< 0.5 Hz) at width(s) "
-                f"{', '.join(f'{x:.3g}' for x in silent)}: synchrony is undefined there, and "
-                "heterogeneity is what makes the network active (seed 000: below a critical "
-                "heterogeneity the rate can be too low for any oscillation)")
+            text = (f"population {population} is silent (< 0.5 Hz) at width(s) "
+                    f"{', '.join(f'{x:.3g}' for x in silent)}: synchrony is undefined there")
+            if silent[0] == widths[0] and silent.size < widths.size:
+                text += ("; heterogeneity is what makes the network active (seed 000: below a "
+                         "critical heterogeneity the rate can be too low for any oscillation)")
+            else:
+                text += " (the network sits in a low-activity state at those widths)"
+            notes.append(text)
     chi = curves.get(f"chi_{population}")
     if chi is not None and n_seeds > 1:
         v = chi.values
