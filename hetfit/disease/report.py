@@ -36,6 +36,36 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "x"
 
 
+def _summary_section(rep: Any, result: Any) -> None:
+    """Headline numbers in words, whichever way they point."""
+    sp = result.spreads
+    sec = rep.section("Summary")
+    ok = sp.ok_rows()
+    sig = [r for r in ok if r.q_value < 0.05]
+    lower = [r for r in ok if r.primary().ratio.high < 1.0]
+    higher = [r for r in ok if r.primary().ratio.low > 1.0]
+
+    def lst(rows: list) -> str:
+        return "; ".join(f"{r.type_name} {r.feature} "
+                         f"{_ci(r.primary().ratio.estimate, r.primary().ratio.low, r.primary().ratio.high)}"
+                         for r in rows) or "none"
+
+    sec.text(f"{len(ok)} type x feature comparisons of {sp.disease} against {sp.healthy}. "
+             f"Width ratio CI below 1 (less spread in {sp.disease}): {lst(lower)}. "
+             f"CI above 1 (more spread): {lst(higher)}. Permutation q < 0.05 after "
+             f"Benjamini-Hochberg: {lst(sig)}.")
+    nc = result.networks
+    if nc is not None:
+        parts = []
+        for key in [k for k in nc.measures if k.startswith(("chi", "step_delta_chi",
+                                                              "mf_bistable"))]:
+            m = nc.measures[key]
+            parts.append(f"{key} ({m.engine}) {_fmt(m.point[0])} vs {_fmt(m.point[1])}, "
+                         f"difference {_ci(m.difference, *m.difference_interval)}")
+        sec.text(f"Networks ({nc.model}) built from each condition's widths, {nc.healthy} vs "
+                 f"{nc.disease}: " + "; ".join(parts) + ".")
+
+
 def _spread_section(rep: Any, result: Any, fig_dir: Path, files: list[str]) -> None:
     from hetfit.reports.figures import plot_condition_comparison, save_figure
 
@@ -288,6 +318,7 @@ def write_comparison_report(result: Any, directory: str | os.PathLike, *,
         intro.text(f"Data: {result.citation}")
     for n in result.notes:
         intro.note(n)
+    _summary_section(rep, result)
     _spread_section(rep, result, fig_dir, files)
     if result.networks is not None:
         _network_section(rep, result, fig_dir, files)
