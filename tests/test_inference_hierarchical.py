@@ -112,6 +112,14 @@ def test_cell_likelihoods_against_direct_formulas():
     assert v == pytest.approx(np.log(conv).sum(), rel=1e-6)
     c = cell_loglik_grid(y, mu, d, "lorentzian", 0.0)[0, 0]
     assert c == pytest.approx(stats.cauchy.logpdf(y, -40.0, 0.8).sum())
+    # truncated to [-42, -36] (as the network's thresholds are truncated)
+    lo, hi = -42.0, -36.0
+    mass = stats.cauchy.cdf(hi, -40.0, 0.8) - stats.cauchy.cdf(lo, -40.0, 0.8)
+    t = cell_loglik_grid(y, mu, d, "lorentzian", 0.0, bounds=(lo, hi))[0, 0]
+    assert t == pytest.approx(stats.cauchy.logpdf(y, -40.0, 0.8).sum() - 3 * np.log(mass))
+    gmass = stats.norm.cdf(hi, -40.0, 0.8) - stats.norm.cdf(lo, -40.0, 0.8)
+    tg = cell_loglik_grid(y, mu, d, "gaussian", 0.0, bounds=(lo, hi))[0, 0]
+    assert tg == pytest.approx(stats.norm.logpdf(y, -40.0, 0.8).sum() - 3 * np.log(gmass))
 
 
 def test_bad_arguments():
@@ -123,6 +131,9 @@ def test_bad_arguments():
     with pytest.raises(ParameterError, match="family"):
         joint_width_posterior(cells, NET_POST, x, width="delta_v", location_prior=MU_RANGE,
                               family="uniform")
+    with pytest.raises(ParameterError, match="outside the truncation bounds"):
+        joint_width_posterior(cells, NET_POST, x, width="delta_v", location_prior=MU_RANGE,
+                              bounds=(-41.0, -39.0))
     with pytest.raises(InsufficientDataError, match="at least 2"):
         joint_width_posterior([np.nan, -40.0], NET_POST, x, width="delta_v",
                               location_prior=MU_RANGE)

@@ -31,6 +31,7 @@ forked RNG state) and runs on ``n_threads`` torch threads.
 from __future__ import annotations
 
 import time
+import warnings as warnings_module
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -287,14 +288,25 @@ def train_posterior(
                 model=config.estimator_name, **kw_net, **kw), **common)
         tt = torch.as_tensor(theta_u, dtype=torch.float32)
         xt = torch.as_tensor(x_ok, dtype=torch.float32)
-        trainer.append_simulations(tt, xt)
-        est = trainer.train(
-            training_batch_size=config.training_batch_size,
-            learning_rate=config.learning_rate,
-            validation_fraction=config.validation_fraction,
-            stop_after_epochs=config.stop_after_epochs,
-            max_num_epochs=config.max_num_epochs,
-        )
+        with warnings_module.catch_warnings(record=True) as caught:
+            warnings_module.simplefilter("always")
+            trainer.append_simulations(tt, xt)
+            est = trainer.train(
+                training_batch_size=config.training_batch_size,
+                learning_rate=config.learning_rate,
+                validation_fraction=config.validation_fraction,
+                stop_after_epochs=config.stop_after_epochs,
+                max_num_epochs=config.max_num_epochs,
+            )
+        # sbi's training warnings (epoch cap reached, outliers in x) belong in the report
+        for w in caught:
+            if issubclass(w.category, UserWarning):
+                msg = " ".join(str(w.message).split())
+                if msg not in warnings:
+                    warnings.append(msg)
+                    warn(msg)
+            else:
+                warnings_module.warn_explicit(w.message, w.category, w.filename, w.lineno)
         if config.method == "npe":
             sbi_post = trainer.build_posterior(est)
         else:

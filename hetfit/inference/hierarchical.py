@@ -63,9 +63,28 @@ def _cell_logpdf(resid: np.ndarray, delta: np.ndarray, family: Family,
     return -np.log(math.pi * delta) - np.log1p(z * z)
 
 
+def _log_mass(lo: float, hi: float, mu: np.ndarray, delta: np.ndarray, family: Family,
+              sigma_m: float) -> np.ndarray:
+    """Log probability that one cell falls in ``[lo, hi]`` (truncated families)."""
+    if family == "gaussian":
+        from scipy import special
+
+        s = np.sqrt(delta * delta + sigma_m * sigma_m) * math.sqrt(2.0)
+        mass = 0.5 * (special.erf((hi - mu) / s) - special.erf((lo - mu) / s))
+    else:  # Lorentzian; measurement noise is ignored in the normaliser (it is much narrower)
+        mass = (np.arctan((hi - mu) / delta) - np.arctan((lo - mu) / delta)) / math.pi
+    with np.errstate(divide="ignore"):
+        return np.log(mass)
+
+
 def cell_loglik_grid(y: np.ndarray, mu: np.ndarray, delta: np.ndarray, family: Family,
-                     sigma_m: float = 0.0) -> np.ndarray:
-    """Log-likelihood of cells ``y`` on a grid: array (len(delta), len(mu)) in nats."""
+                     sigma_m: float = 0.0,
+                     bounds: tuple[float, float] | None = None) -> np.ndarray:
+    """Log-likelihood of cells ``y`` on a grid: array (len(delta), len(mu)) in nats.
+
+    ``bounds=(low, high)``: the family truncated to that range (as the network's
+    heterogeneity is), renormalised per ``(mu, delta)``.
+    """
     y = np.asarray(y, dtype=np.float64)
     mu = np.asarray(mu, dtype=np.float64)
     delta = np.asarray(delta, dtype=np.float64)
@@ -75,6 +94,9 @@ def cell_loglik_grid(y: np.ndarray, mu: np.ndarray, delta: np.ndarray, family: F
     for k in range(0, len(delta), step):
         d = delta[k:k + step, None, None]
         out[k:k + step] = _cell_logpdf(resid, d, family, sigma_m).sum(axis=2)
+    if bounds is not None:
+        out -= y.size * _log_mass(bounds[0], bounds[1], mu[None, :], delta[:, None], family,
+                                  sigma_m)
     return out
 
 
@@ -159,6 +181,7 @@ def joint_width_posterior(
     feature: str | None = None,
     family: Family = "lorentzian",
     sigma_m: float = 0.0,
+    bounds: tuple[float, float] | None = None,
     n_proposal: int = 20_000,
     n_samples: int = 4000,
     n_grid: int = 400,
@@ -188,6 +211,10 @@ def joint_width_posterior(
         ``"lorentzian"`` or ``"gaussian"`` — must match the network's heterogeneity.
     sigma_m:
         SD of the measurement noise of single cells (same unit; 0 = exact).
+    bounds:
+        ``(low, high)`` when the network's heterogeneity is truncated to a range (e.g.
+        ``(v_r, 2 v_theta - v_r)`` in :func:`hetfit.models.presets.gast2023_ei`); the cell
+        likelihood is then the truncated family.
     n_proposal, n_samples:
         Network-posterior draws used as proposals / joint draws returned.
     n_grid:
@@ -211,6 +238,15 @@ def joint_width_posterior(
         if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
             raise ParameterError(f"location_prior must be finite (low, high), got {location_prior}")
     y = _cell_values(cells, feature)
+    if bounds is not None:
+        lo_b, hi_b = map(float, bounds)
+        if not lo_b < hi_b:
+            raise ParameterError(f"bounds must be (low, high) with low < high, got {bounds}")
+        outside = int(np.count_nonzero((y < lo_b) | (y > hi_b)))
+        if outside:
+            raise ParameterError(
+                f"{outside} cell value(s) lie outside the truncation bounds {bounds}",
+                hint="check units (mV) or widen the bounds")
     if y.size < 2:
         raise InsufficientDataError(
             f"only {y.size} finite cell measurement(s); need at least 2 for a width")
@@ -224,7 +260,7 @@ def joint_width_posterior(
     if location is None:
         mu_grid = np.linspace(lo, hi, n_grid)
         d_grid = np.geomspace(d.min(), d.max(), n_grid) if d.max() > d.min() else d[:1]
-        ll = cell_loglik_grid(y, mu_grid, d_grid, family, sigma_m)  # (G_d, G_mu)
+        ll = cell_loglik_grid(y, mu_grid, d_grid, family, sigma_m, bounds)  # (G_d, G_mu)
         m = ll.max()
         lik = np.exp(ll - m)
         log_marg = np.log(_trapezoid(lik, mu_grid)) + m  # up to constants
@@ -237,6 +273,9 @@ def joint_width_posterior(
             blk = slice(k, k + 2000)
             logw[blk] = _cell_logpdf(y[None, :] - mu_s[blk, None], d[blk, None], family,
                                      sigma_m).sum(axis=1)
+            if bounds is not None:
+                logw[blk] -= y.size * _log_mass(bounds[0], bounds[1], mu_s[blk], d[blk],
+                                                family, sigma_m)
     w = np.exp(logw - logw.max())
     w /= w.sum()
     ess = float(1.0 / np.sum(w**2))
@@ -274,7 +313,7 @@ def joint_width_posterior(
     c_mu = np.linspace(*(location_prior if location is None else
                          (float(np.min(theta[:, names.index(location)])),
                           float(np.max(theta[:, names.index(location)])))), n_grid)
-    cll = cell_loglik_grid(y, c_mu, cgrid, family, sigma_m)
+    cll = cell_loglik_grid(y, c_mu, cgrid, family, sigma_m, bounds)
     cl = np.exp(cll - cll.max()).sum(axis=1)
     cl /= cl.sum()
     c_mean = float(np.sum(cl * cgrid))
