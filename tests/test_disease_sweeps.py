@@ -174,3 +174,25 @@ def test_rich2022_step_response_falls_with_excitability_spread():
     assert sw.scales is not None and sw.scales[2] == pytest.approx(1.0)
     tr = sw.transitions["delta_chi"]
     assert tr.width is not None and 2.0 < tr.width < 12.0
+
+
+@pytest.mark.slow  # numba compilation of the Izhikevich kernels when the cache is cold
+def test_gast_ei_circuit_inhibitory_but_not_excitatory_threshold_loss_raises_synchrony():
+    from hetfit.disease.sweeps import synchrony_verdict
+    from hetfit.models.presets import gast2023_ei
+
+    # I thresholds at the published drives (E 50 pA, I 10 pA): the FS population synchronizes
+    # as its thresholds become alike
+    net = gast2023_ei(n_e=300, n_i=300, delta_v_e=1.0, delta_v_i=1.0)
+    sw_i = izhikevich_sweep(net, [0.05, 0.5, 3.0], population="I", n_seeds=1,
+                            t_max_ms=800.0, t_start_ms=200.0, seed=1)
+    assert synchrony_verdict(sw_i, "chi_I")[0] == "loss raises synchrony"
+    assert sw_i.curves["chi_I"].mean[0] > 2 * sw_i.curves["chi_I"].mean[-1]
+    # E thresholds with E strongly driven (~30 Hz): asynchronous at every width, so losing
+    # heterogeneity changes nothing -- where the claim does not hold
+    net_e = gast2023_ei(n_e=300, n_i=300, delta_v_e=1.0, delta_v_i=1.0, I_e=80.0)
+    sw_e = izhikevich_sweep(net_e, [0.05, 0.5, 3.0], population="E", n_seeds=1,
+                            t_max_ms=800.0, t_start_ms=200.0, seed=1)
+    assert np.all(sw_e.curves["chi_E"].mean < 0.05)
+    assert np.all(sw_e.curves["rate_E"].mean > 20.0)
+    assert synchrony_verdict(sw_e, "chi_E")[0] == "no clear effect"
