@@ -345,6 +345,9 @@ class WidthEstimator:
         if min_cells < 3 or min_donors < 3:
             raise ParameterError("min_cells and min_donors must be >= 3",
                                  hint="a bootstrap interval from fewer units is meaningless")
+        if not 0.5 <= float(level) < 1.0:
+            raise ParameterError(f"confidence level must be in [0.5, 1), got {level}",
+                                 hint="e.g. 0.95 for 95% intervals")
         self.n_boot = int(n_boot)
         self.n_gof = int(n_gof)
         self.level = float(level)

@@ -113,8 +113,13 @@ def _read(args: argparse.Namespace):
         if not files:
             raise InputFileError(f"no .{src} files in {paths}",
                                  hint=f"pass .{src} files or folders holding them")
-        return cell_table_from_recordings(files, constant_labels=_pairs(args.label, "--label")
-                                          or None, on_error="skip")
+        table = cell_table_from_recordings(files, constant_labels=_pairs(args.label, "--label")
+                                           or None, on_error="skip")
+        if table.n_cells == 0:  # every file was skipped: say why instead of "no features"
+            notes = "; ".join(table.report.notes[:3])
+            raise InputFileError(f"none of the {len(files)} .{src} recording(s) could be read: "
+                                 f"{notes}", hint=f"check that they are valid .{src} files")
+        return table
     if not args.dataset:
         raise ParameterError("--source dataset needs --dataset NAME")
     if len(paths) != 1:
