@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from hetfit.data_adapters.celltable import CellTable
-from hetfit.disease.conditions import NetworkMapping, compare_networks
+from hetfit.disease.conditions import NetworkMapping
+from hetfit.disease.networks import compare_networks
 from hetfit.errors import InsufficientDataError, ParameterError
 
 MAPPING = NetworkMapping("gast2023_ei", {"E": {"dendrite_type": "spiny"},

@@ -13,10 +13,10 @@ from hetfit.disease.conditions import (
     Condition,
     _bh,
     compare_spreads,
-    population_widths,
     run_comparison,
     split_conditions,
 )
+from hetfit.disease.networks import population_widths
 from hetfit.disease.presets import allen_human_preset, load_preset, rich2022_preset
 from hetfit.errors import InsufficientDataError, ParameterError, SchemaError
 from hetfit.io import dumps

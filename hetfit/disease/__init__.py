@@ -7,6 +7,8 @@ and on models:
   resected for epilepsy vs for tumor access) -> per-type spread estimates with donor-level
   CIs and spread tests -> networks built from each condition's widths -> synchrony and
   resilience on each, with uncertainty from resampling donors/cells and network seeds.
+- :mod:`~hetfit.disease.networks`: the network of each condition (E/I Izhikevich circuit with
+  its mean field, or the Rich et al. 2022 network) built from the measured widths.
 - :mod:`~hetfit.disease.sweeps`: heterogeneity-loss sweeps (a width scaled from its measured
   value down to zero and up): synchrony (chi, order parameter, spectral peak), the transition
   to synchrony, resilience (distance D, return time, spectral radius), bistability width
@@ -30,10 +32,14 @@ _EXPORTS = {
     "Condition": "conditions",
     "NetworkMapping": "conditions",
     "SpreadResults": "conditions",
-    "NetworkComparison": "conditions",
     "ComparisonResult": "conditions",
     "compare_spreads": "conditions",
-    "compare_networks": "conditions",
+    # networks built from measured widths
+    "NetworkComparison": "networks",
+    "ModelSettings": "networks",
+    "compare_networks": "networks",
+    "network_sweeps": "networks",
+    "population_widths": "networks",
     "run_comparison": "conditions",
     "split_conditions": "conditions",
     # sweeps
