@@ -132,6 +132,22 @@ def test_qif_network_hysteresis_loop_matches_mpr_bistable_range(n, hold, exact_g
     assert np.all(up[both] < 20.0) and np.all(down[both] > 80.0)
 
 
+def test_qif_network_with_synaptic_kinetics_oscillates_at_the_mpr_frequency():
+    # Inhibitory QIF network with exponential synapses (tau_s = 5 ms): collective oscillation
+    # (Devalle et al. 2017); the exact mean field predicts its frequency and mean rate.
+    p = QIFParams(tau_ms=TAU, eta_bar=10.0, delta_eta=0.3, J=-20.0, tau_s_ms=5.0)
+    res = simulate_qif(p, N_QIF, 800.0, 0.02, rate_bin_ms=0.2, record_spikes=False)
+    assert not res.diverged
+    m = res.rate_t_ms > 300.0
+    f_net, frac = dominant_frequency_hz(res.rates_hz[0, m], 0.2)
+    mf = MPRMeanField(p)
+    assert not any(fp.stable for fp in mf.fixed_points())  # the focus is unstable
+    f_mf = mf.dominant_frequency(2000.0, 0.01, t_start_ms=500.0)
+    assert f_net == pytest.approx(f_mf, rel=0.01)
+    sim = mf.simulate(2000.0, 0.01)
+    assert res.rates_hz[0, m].mean() == pytest.approx(sim.mean_rate_hz(t_start_ms=500.0), rel=0.02)
+
+
 @pytest.mark.parametrize("delta_v", [0.5, 1.0, 2.0])
 def test_izhikevich_network_rate_matches_meanfield_in_asynchronous_regime(delta_v):
     from hetfit.models.izhikevich import (
