@@ -87,3 +87,27 @@ def test_rich2022_networks_from_both_widths(shared_data):
     assert step.point[1] > step.point[0] + 0.05
     assert step.difference_interval[0] > 0.0
     assert any("cells resampled" in n for n in nc.notes)
+
+
+@pytest.mark.slow  # CUBA network simulations (~1 s each)
+def test_timescale_heterogeneity_network_gets_the_measured_cv():
+    rng = np.random.default_rng(4)
+    rows = []
+    for cond, cv in (("h", 0.1), ("d", 0.6)):
+        for i in range(80):
+            tau = 20.0 * rng.lognormal(-0.5 * np.log1p(cv**2), np.sqrt(np.log1p(cv**2)))
+            rows.append({"cell_id": f"{cond}{i}", "donor_id": f"{cond}-{i % 10}",
+                         "disease_state": cond, "dendrite_type": "spiny" if i % 2 else "aspiny",
+                         "tau_m_ms": tau})
+    t = CellTable(pd.DataFrame(rows))
+    m = NetworkMapping("lif_cuba", MAPPING.populations, "tau_m_ms", "cv")
+    nc = compare_networks(t.select(disease_state="h"), t.select(disease_state="d"), m,
+                          n_replicates=2, n_seeds=1, quick=True, seed=1)
+    for cond, cv in (("healthy", 0.1), ("disease", 0.6)):
+        x = t.select(disease_state=cond[0], dendrite_type="spiny").values("tau_m_ms")
+        assert nc.widths[cond].point["E"] == pytest.approx(np.std(x, ddof=1) / np.mean(x))
+        assert nc.widths[cond].point["E"] == pytest.approx(cv, rel=0.35)
+    assert set(nc.engines.values()) == {"network"}
+    # more timescale heterogeneity, higher rate in the CUBA network (checked in the benchmark
+    # for CV 0 -> 0.5: 5.6 -> 6.8 Hz)
+    assert nc.measures["rate_E"].point[1] > nc.measures["rate_E"].point[0]

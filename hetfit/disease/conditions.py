@@ -498,6 +498,7 @@ class ComparisonResult:
     citation: str | None = None
     sweeps: dict[str, Any] = field(default_factory=dict)
     power: dict[str, Any] = field(default_factory=dict)
+    extra_networks: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -506,6 +507,7 @@ class ComparisonResult:
             "disease": self.disease.to_dict(), "citation": self.citation,
             "notes": list(self.notes), "spreads": self.spreads.to_dict(),
             "networks": None if self.networks is None else self.networks.to_dict(),
+            "extra_networks": {k: v.to_dict() for k, v in self.extra_networks.items()},
             "sweeps": {k: v.to_dict() for k, v in self.sweeps.items()},
             "power": {k: v.to_dict() for k, v in self.power.items()},
         }
@@ -579,6 +581,14 @@ def run_comparison(
                                 n_replicates=n_replicates or (4 if quick else 16),
                                 n_seeds=2 if quick else 3)
     result = ComparisonResult(name, desc, healthy, disease, spreads, nets, notes, cite)
+    if nets is not None and preset is not None and not quick:
+        from hetfit.disease.networks import compare_networks
+
+        for extra in preset.extra_networks:
+            if extra.feature in spreads.settings["features"]:
+                result.extra_networks[extra.model] = compare_networks(
+                    h_tab, d_tab, extra, names=names, seed=seed,
+                    n_replicates=n_replicates or 16, n_seeds=3)
     if sweeps and nets is not None:
         result.sweeps.update(network_sweeps(nets, quick=quick, seed=seed))
     if power:

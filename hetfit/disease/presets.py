@@ -8,8 +8,10 @@ populations of a network model, and the caveats that come with the data.
     Allen Cell Types Database, human cells (neurosurgical tissue): donors operated for
     epilepsy vs donors operated for tumor access (``donor__disease_state``).  Types: dendrite
     type (spiny, aspiny), and dendrite type x cortical layer where both conditions have
-    enough cells and donors.  Network: spiny -> E, aspiny -> I of the Gast, Solla & Kennedy
-    E/I Izhikevich circuit, threshold half-widths from the measured thresholds.
+    enough cells and donors.  Networks: spiny -> E, aspiny -> I of the Gast, Solla & Kennedy
+    E/I Izhikevich circuit, threshold half-widths from the measured thresholds; and (full
+    runs) of the CUBA LIF network with the measured coefficient of variation of the membrane
+    time constant.
     The tumor cells are not "healthy tissue": they come from cortex removed to reach a
     tumor.  In this database the contrast is between donor diagnoses, not between
     seizure-generating and other tissue of the same patients.
@@ -65,6 +67,7 @@ class ComparisonPreset:
     network: NetworkMapping | None
     citation: str
     notes: tuple[str, ...] = ()
+    extra_networks: tuple[NetworkMapping, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -72,6 +75,7 @@ class ComparisonPreset:
             "healthy": self.healthy.to_dict(), "disease": self.disease.to_dict(),
             "groupings": [list(g) for g in self.groupings], "features": list(self.features),
             "network": None if self.network is None else self.network.to_dict(),
+            "extra_networks": [m.to_dict() for m in self.extra_networks],
             "citation": self.citation, "notes": list(self.notes),
             "table": self.table.summary() if hasattr(self.table, "summary") else None,
         }
@@ -135,6 +139,11 @@ def allen_human_preset(root: str | Path | None = None, *, folder: str | Path | N
             populations={"E": {"dendrite_type": "spiny"}, "I": {"dendrite_type": "aspiny"}},
             feature="v_threshold_mV", width="hwhm_iqr",
         ),
+        extra_networks=(NetworkMapping(
+            model="lif_cuba",
+            populations={"E": {"dendrite_type": "spiny"}, "I": {"dendrite_type": "aspiny"}},
+            feature="tau_m_ms", width="cv",
+        ),),
         citation="Allen Institute for Brain Science. Allen Cell Types Database.",
         notes=(
             "tumor-access tissue is a control for diagnosis, not healthy brain; the contrast "

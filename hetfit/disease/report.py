@@ -54,8 +54,9 @@ def _summary_section(rep: Any, result: Any) -> None:
              f"Width ratio CI below 1 (less spread in {sp.disease}): {lst(lower)}. "
              f"CI above 1 (more spread): {lst(higher)}. Permutation q < 0.05 after "
              f"Benjamini-Hochberg: {lst(sig)}.")
-    nc = result.networks
-    if nc is not None:
+    for nc in [result.networks, *result.extra_networks.values()]:
+        if nc is None:
+            continue
         parts = []
         for key in [k for k in nc.measures if k.startswith(("chi", "step_delta_chi",
                                                               "mf_bistable"))]:
@@ -141,10 +142,9 @@ def _unit_text(sp: Any) -> str:
                                                 "donors where known, else cells")
 
 
-def _network_section(rep: Any, result: Any, fig_dir: Path, files: list[str]) -> None:
+def _network_section(rep: Any, nc: Any, fig_dir: Path, files: list[str]) -> None:
     from hetfit.reports.figures import plot_condition_comparison, save_figure
 
-    nc = result.networks
     sec = rep.section(f"Networks built from each condition ({nc.model})")
     wrows = []
     lvl = nc.settings.get("level", 0.95)
@@ -178,7 +178,7 @@ def _network_section(rep: Any, result: Any, fig_dir: Path, files: list[str]) -> 
             [m.interval_healthy[1], m.interval_disease[1]],
             ylabel=f"{m.name} {('(' + m.unit + ')') if m.unit else ''}",
             title=f"{m.name} ({m.engine})")
-        name = f"figures/network_{_slug(m.name)}.png"
+        name = f"figures/network_{_slug(nc.model)}_{_slug(m.name)}.png"
         save_figure(fig, fig_dir.parent / name)
         files.append(name)
         sec.figure(name, f"{m.description}; engine: {m.engine}.")
@@ -320,8 +320,9 @@ def write_comparison_report(result: Any, directory: str | os.PathLike, *,
         intro.note(n)
     _summary_section(rep, result)
     _spread_section(rep, result, fig_dir, files)
-    if result.networks is not None:
-        _network_section(rep, result, fig_dir, files)
+    for nc in [result.networks, *result.extra_networks.values()]:
+        if nc is not None:
+            _network_section(rep, nc, fig_dir, files)
     for key, sw in result.sweeps.items():
         _sweep_section(rep, key, sw, fig_dir, files)
     if result.power:

@@ -209,7 +209,11 @@ def _summary(result: Any) -> dict[str, Any]:
                                     "interval": list(m.difference_interval),
                                     "engine": m.engine}
                                 for k, m in result.networks.measures.items()}}
-    return {"contrast": result.spreads.contrast, "spreads": rows, "networks": nets}
+    extra = {k: {kk: {"difference": m.difference, "interval": list(m.difference_interval),
+                      "engine": m.engine} for kk, m in nc.measures.items()}
+             for k, nc in result.extra_networks.items()}
+    return {"contrast": result.spreads.contrast, "spreads": rows, "networks": nets,
+            "extra_networks": extra}
 
 
 def render(result: dict) -> str:
@@ -225,6 +229,12 @@ def render(result: dict) -> str:
     if s["networks"]:
         lines += ["", f"network model: {s['networks']['model']} (disease - healthy)"]
         for k, v in s["networks"]["differences"].items():
+            lo, hi = v["interval"]
+            lines.append(f"  {k:<24} {v['difference']:+.3g} [{lo:.3g}, {hi:.3g}]  "
+                         f"({v['engine']})")
+    for model, diffs in s.get("extra_networks", {}).items():
+        lines += ["", f"network model: {model} (disease - healthy)"]
+        for k, v in diffs.items():
             lo, hi = v["interval"]
             lines.append(f"  {k:<24} {v['difference']:+.3g} [{lo:.3g}, {hi:.3g}]  "
                          f"({v['engine']})")
