@@ -58,6 +58,13 @@ def main() -> None:
                   f"[{m['difference_interval'][0]:.4g}, {m['difference_interval'][1]:.4g}]")
         for c, w in nets["widths"].items():
             print(f"  widths {c}: {w['point']} intervals {w['interval']}")
+    for model, nc in res.get("extra_networks", {}).items():
+        print(f"extra network {model}: widths "
+              + "; ".join(f"{c} {w['point']}" for c, w in nc["widths"].items()))
+        for k, m in nc["measures"].items():
+            print(f"  {k:<22} {m['engine']:<10} healthy {m['healthy']:.4g} "
+                  f"disease {m['disease']:.4g} diff {m['difference']:+.4g} "
+                  f"[{m['difference_interval'][0]:.4g}, {m['difference_interval'][1]:.4g}]")
     for s in res["summary"]["spreads"]:
         print(f"  {s['type']:<18} {s['feature']:<26} ratio {s['ratio']:.3g} "
               f"[{s['ratio_low']:.3g}, {s['ratio_high']:.3g}] p {s['p_permutation']:.3g} "
