@@ -55,41 +55,67 @@ def mpr_rhs(y, p, inp, dy):  # pragma: no cover - compiled
 IZH_NPP = 12
 
 
+# Derived per-population constants (computed once per integration, so the right-hand side
+# has no divisions): see izh_derive for the layout.
+IZH_NC = 14
+
+
 @njit(cache=True)
-def izh_rhs(y, p, inp, dy):  # pragma: no cover - compiled
+def izh_derive(p):  # pragma: no cover - compiled
     P = int(p[0])
-    wbase = 1 + P * IZH_NPP
+    c = np.empty(P * IZH_NC)
     for a in range(P):
         base = 1 + a * IZH_NPP
         C = p[base]
         k = p[base + 1]
-        v_r = p[base + 2]
-        v_t = p[base + 3]
-        dlt = p[base + 4]
-        eta = p[base + 5]
-        b = p[base + 6]
-        tau_u = p[base + 7]
-        kappa = p[base + 8]
-        d_eta = p[base + 11]
+        j = a * IZH_NC
+        c[j] = 1.0 / C
+        c[j + 1] = k
+        c[j + 2] = p[base + 2]  # v_r
+        c[j + 3] = p[base + 3]  # v_theta
+        c[j + 4] = p[base + 4] * k * k / (math.pi * C)  # Delta k^2 / (pi C)
+        c[j + 5] = k * p[base + 11] / (math.pi * C)  # k Delta_eta / (pi C)
+        c[j + 6] = p[base + 5]  # eta
+        c[j + 7] = p[base + 6]  # b
+        c[j + 8] = 1.0 / p[base + 7]  # 1 / tau_u
+        c[j + 9] = p[base + 8]  # kappa
+        c[j + 10] = p[base + 9]  # E_syn
+        c[j + 11] = 1.0 / p[base + 10]  # 1 / tau_s
+        c[j + 12] = math.pi * C  # pi C
+        c[j + 13] = p[base + 4]  # Delta
+    return c
+
+
+@njit(cache=True)
+def izh_rhs_c(y, c, W, P, inp, dy):  # pragma: no cover - compiled
+    for a in range(P):
+        j = a * IZH_NC
+        k = c[j + 1]
+        v_r = c[j + 2]
+        v_t = c[j + 3]
         r = y[a]
         v = y[P + a]
         u = y[2 * P + a]
         G = 0.0
         GE = 0.0
         for q in range(P):
-            w = p[wbase + a * P + q] * y[3 * P + q]
+            w = W[a * P + q] * y[3 * P + q]
             G += w
-            GE += w * p[1 + q * IZH_NPP + 9]
-        pcr = math.pi * C * r
-        dy[a] = (
-            (dlt * k * k * (v - v_r) + k * d_eta) / (math.pi * C) + r * (k * (2.0 * v - v_r - v_t) - G)
-        ) / C
+            GE += w * c[q * IZH_NC + 10]
+        pcr = c[j + 12] * r
+        dy[a] = (c[j + 4] * (v - v_r) + c[j + 5] + r * (k * (2.0 * v - v_r - v_t) - G)) * c[j]
         dy[P + a] = (
-            k * v * (v - v_r - v_t) + k * v_r * v_t + eta + inp[a] - u + GE - G * v
-            - pcr * (dlt + pcr / k)
-        ) / C
-        dy[2 * P + a] = (b * (v - v_r) - u) / tau_u + kappa * r
-        dy[3 * P + a] = r - y[3 * P + a] / p[base + 10]
+            k * v * (v - v_r - v_t) + k * v_r * v_t + c[j + 6] + inp[a] - u + GE - G * v
+            - pcr * (c[j + 13] + pcr / k)
+        ) * c[j]
+        dy[2 * P + a] = (c[j + 7] * (v - v_r) - u) * c[j + 8] + c[j + 9] * r
+        dy[3 * P + a] = r - y[3 * P + a] * c[j + 11]
+
+
+@njit(cache=True)
+def izh_rhs(y, p, inp, dy):  # pragma: no cover - compiled
+    P = int(p[0])
+    izh_rhs_c(y, izh_derive(p), p[1 + P * IZH_NPP:], P, inp, dy)
 
 
 # ---------------------------------------------------------------------------------------
@@ -118,23 +144,23 @@ def _rk4_step_mpr(y, p, inp, dt, k1, k2, k3, k4, tmp):  # pragma: no cover - com
 
 
 @njit(cache=True)
-def _rk4_step_izh(y, p, inp, dt, k1, k2, k3, k4, tmp):  # pragma: no cover - compiled
+def _rk4_step_izh(y, c, W, P, inp, dt, k1, k2, k3, k4, tmp):  # pragma: no cover - compiled
     n = y.size
-    izh_rhs(y, p, inp, k1)
+    izh_rhs_c(y, c, W, P, inp, k1)
     for i in range(n):
         tmp[i] = y[i] + 0.5 * dt * k1[i]
-    izh_rhs(tmp, p, inp, k2)
+    izh_rhs_c(tmp, c, W, P, inp, k2)
     for i in range(n):
         tmp[i] = y[i] + 0.5 * dt * k2[i]
-    izh_rhs(tmp, p, inp, k3)
+    izh_rhs_c(tmp, c, W, P, inp, k3)
     for i in range(n):
         tmp[i] = y[i] + dt * k3[i]
-    izh_rhs(tmp, p, inp, k4)
+    izh_rhs_c(tmp, c, W, P, inp, k4)
+    h6 = dt / 6.0
     for i in range(n):
-        y[i] += dt / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i])
+        y[i] += h6 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i])
     # r >= 0: below v_r the threshold term pushes r negative; the network is then silent,
     # so the rate is held at the boundary r = 0 (projected dynamics).
-    P = int(p[0])
     for a in range(P):
         if y[a] < 0.0:
             y[a] = 0.0
@@ -177,6 +203,8 @@ def integrate_izh(y0, p, inp, dt, rec_every):  # pragma: no cover - compiled
     n_steps = inp.shape[0]
     n = y0.size
     P = int(p[0])
+    c = izh_derive(p)
+    W = p[1 + P * IZH_NPP:].copy()
     n_rec = n_steps // rec_every
     out = np.full((n_rec, n), np.nan)
     y = y0.copy()
@@ -186,7 +214,7 @@ def integrate_izh(y0, p, inp, dt, rec_every):  # pragma: no cover - compiled
     k4 = np.empty(n)
     tmp = np.empty(n)
     for step in range(n_steps):
-        _rk4_step_izh(y, p, inp[step], dt, k1, k2, k3, k4, tmp)
+        _rk4_step_izh(y, c, W, P, inp[step], dt, k1, k2, k3, k4, tmp)
         if _bad_state(y, P, 1e-9):
             return out, y, step + 1, True
         if (step + 1) % rec_every == 0:
@@ -209,13 +237,15 @@ def integrate_izh_batch(Y0, Pm, inp, dt, rec_every, rec_rates_only):  # pragma: 
     for j in prange(n_sets):
         y = Y0[j].copy()
         p = Pm[j]
+        c = izh_derive(p)
+        W = p[1 + P * IZH_NPP:].copy()
         k1 = np.empty(n)
         k2 = np.empty(n)
         k3 = np.empty(n)
         k4 = np.empty(n)
         tmp = np.empty(n)
         for step in range(n_steps):
-            _rk4_step_izh(y, p, inp[step], dt, k1, k2, k3, k4, tmp)
+            _rk4_step_izh(y, c, W, P, inp[step], dt, k1, k2, k3, k4, tmp)
             if _bad_state(y, P, 1e-9):
                 bad[j] = True
                 break
