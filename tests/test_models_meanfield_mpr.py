@@ -168,3 +168,20 @@ def test_unstable_integration_is_flagged_not_returned_as_numbers():
     assert batch.diverged.tolist() == [True, False]
     with pytest.raises(SimulationError, match="diverged"):
         mf.dominant_frequency(400.0, 5.0, t_start_ms=100.0)
+
+
+def test_time_varying_input_equals_chained_runs():
+    # A step in I_ext is the same as stopping, changing the input and continuing.
+    mf = MPRMeanField(BISTABLE.replace(tau_s_ms=5.0))
+    dt = 0.01
+    I = np.concatenate([np.zeros(10000), np.full(10000, 4.0)])
+    whole = mf.simulate(200.0, dt, I_ext=I, record_dt_ms=dt)
+    first = mf.simulate(100.0, dt, I_ext=0.0, record_dt_ms=dt)
+    second = mf.simulate(100.0, dt, I_ext=4.0, y0=first.states[-1], record_dt_ms=dt)
+    assert np.array_equal(whole.states[:10000], first.states)
+    assert np.allclose(whole.states[10000:], second.states, rtol=1e-13, atol=0)
+    # the kick moves the population to the high branch, where it stays after I returns to 0
+    kicked = mf.simulate(600.0, dt, I_ext=np.concatenate([np.zeros(10000), np.full(10000, 4.0),
+                                                          np.zeros(40000)]))
+    assert kicked.mean_rate_hz(t_start_ms=500.0) == pytest.approx(
+        mpr_fixed_point_rates(-5.0, 1.0, 15.0, 10.0)[-1], rel=1e-3)

@@ -83,6 +83,11 @@ class MeanFieldResult:
 
     def _pop_index(self, population: str | None) -> int:
         if population is None:
+            if len(self.population_names) > 1:
+                raise ParameterError(
+                    "this result has several populations; say which one",
+                    hint=f"population= one of {self.population_names}",
+                )
             return 0
         if population not in self.population_names:
             raise ParameterError(
