@@ -502,9 +502,11 @@ def simulate_lif(
     Returns
     -------
     SpikeResult
-        ``meta``: seed, wall time, ``neuron_updates_per_s``, per-neuron ``spike_counts``,
-        sampled parameters (``samples``), ``n_synapses``; ``diverged`` with
-        ``meta["status"]`` when v became non-finite.
+        ``meta``: seed, wall time, CPU time of the time loop (``run_cpu_time_s``) and
+        ``neuron_updates_per_s`` from it, the kernel used, per-neuron ``spike_counts``,
+        sampled parameters (``samples``, including ``v_init_mv``), ``n_synapses`` and
+        ``graph_seed`` (``build_connectivity(model, graph_seed)`` rebuilds the exact graph);
+        ``diverged`` with ``meta["status"]`` when the state became non-finite.
     """
     net = model if isinstance(model, LIFNetwork) else LIFNetwork((model,))
     if not isinstance(net, LIFNetwork):
@@ -594,6 +596,7 @@ def simulate_lif(
         "spike_counts": np.bincount(neurons, minlength=n),
         "samples": comp.samples,
         "n_synapses": int(targets.size),
+        "graph_seed": s_graph,
         "population_starts": starts,
         "network": net.to_dict(),
     }
