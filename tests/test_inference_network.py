@@ -21,7 +21,9 @@ THETA = np.array([[0.5, 2.0, 50.0, 10.0], [2.0, 0.5, 45.0, 5.0], [1.0, 1.0, 55.0
 
 @pytest.fixture(scope="module")
 def small():
-    return ei_width_problem(n_e=60, n_i=60, duration_ms=400.0, transient_ms=100.0)
+    # the FS drive is inferred too here (optional in the problem) to exercise 4 parameters
+    return ei_width_problem(n_e=60, n_i=60, duration_ms=400.0, transient_ms=100.0,
+                            drive_i_range=(0.0, 20.0))
 
 
 def test_batch_independence_and_seeding(small):
