@@ -233,8 +233,9 @@ def _sweep_section(rep: Any, key: str, sweep: Any, fig_dir: Path, files: list[st
         verdict, t, rng = synchrony_verdict(sweep, name)
         pop = name.rsplit("_", 1)[-1] if name.startswith("chi_") else "E"
         rate = sweep.curves.get(f"rate_{pop}") or sweep.curves.get("rate_after_hz")
-        act = (f" at {_fmt(float(np.nanmean(rate.values)))} Hz mean rate" if rate is not None
-               else "")
+        act = ""
+        if rate is not None and np.isfinite(rate.values).any():
+            act = f" at {_fmt(float(np.nanmean(rate.values)))} Hz mean rate"
         if verdict == "loss raises synchrony":
             tail = ("Heterogeneity desynchronizes here, as the seeds say for active, "
                     "regular-spiking networks.")

@@ -655,7 +655,7 @@ def _network_notes(curves: Mapping[str, Curve], widths: np.ndarray, population: 
     chi = curves.get(f"chi_{population}")
     if chi is not None and n_seeds > 1:
         v = chi.values
-        with np.errstate(invalid="ignore"):
+        with _quiet_nan():
             spread = np.nanmax(v, axis=1) - np.nanmin(v, axis=1)
         if np.isfinite(spread).any() and np.nanmax(spread) == 0.0:
             notes.append("all seeds gave identical runs (deterministic network: quantile "
@@ -799,8 +799,9 @@ def synchrony_regimes(
         sw.transitions[key] = _sync_transition(sw, key, None)
         verdict, t, rng = synchrony_verdict(sw, key, min_effect=min_effect, alpha=alpha)
         rate_key = f"rate_{population}"
-        rate = float(np.nanmean(sw.curves[rate_key].values)) if rate_key in sw.curves \
-            else math.nan
+        with _quiet_nan():
+            rate = float(np.nanmean(sw.curves[rate_key].values)) if rate_key in sw.curves \
+                else math.nan
         out.append(Regime(float(d), rate, verdict, t["rho"], t["p_value"], rng, sw))
     return out
 
