@@ -181,6 +181,11 @@ def run_current_uniform(
             b[i] = c_e[p] * s_e[i]
             g[i] = c_i[p] * s_i[i]
             a[i] = v[i] - v_rest[p] - b[i] - g[i]
+    shared = True
+    for p in range(1, n_pop):
+        if (p_m[p] != p_m[0] or p_e[p] != p_e[0] or p_i[p] != p_i[0]
+                or c_e[p] != c_e[0] or c_i[p] != c_i[0]):
+            shared = False
     refractory = np.empty(n, dtype=np.int64)
     n_ref = 0
     for i in range(n):
@@ -249,7 +254,23 @@ def run_current_uniform(
         # 4. delivery: s jumps by w, x stays continuous
         for f in range(n_fired):
             j = fired[f]
-            if pre_exc[j]:
+            if shared:
+                # all populations share the frames: no per-target population lookup
+                if pre_exc[j]:
+                    up = ce_over_e[0]
+                    down = ce_over_m[0]
+                    for e in range(indptr[j], indptr[j + 1]):
+                        t = targets[e]
+                        b[t] += weights[e] * up
+                        a[t] -= weights[e] * down
+                else:
+                    up = ci_over_i[0]
+                    down = ci_over_m[0]
+                    for e in range(indptr[j], indptr[j + 1]):
+                        t = targets[e]
+                        g[t] += weights[e] * up
+                        a[t] -= weights[e] * down
+            elif pre_exc[j]:
                 for e in range(indptr[j], indptr[j + 1]):
                     t = targets[e]
                     q = pop_of[t]
