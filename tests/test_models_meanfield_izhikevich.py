@@ -203,6 +203,15 @@ def test_batch_equals_single_runs_and_input_equals_drive():
         "I_ext", etas, 200.0, 0.02, population="I"
     )
     assert np.allclose(via_input.rates_hz, batch.rates_hz, rtol=1e-12)
+    # several parameters per set, each with its population
+    vals = np.array([[0.5, 2.0, 20.0], [2.0, 0.5, 35.0]])
+    multi = mf.simulate_batch(["delta_v", "delta_v", "I_ext"], vals, 200.0, 0.02,
+                              population=["E", "I", "I"])
+    assert multi.param_names == ("delta_v[E]", "delta_v[I]", "I_ext[I]")
+    for i, (de, di, I) in enumerate(vals):
+        one = mf.with_param("delta_v", de, "E").with_param("delta_v", di, "I").simulate(
+            200.0, 0.02, I_ext=[0.0, I])
+        assert np.allclose(multi.rates_hz[i], one.rates_hz, rtol=1e-12, atol=0)
 
 
 def test_converter_from_the_network_preset_matches_the_meanfield_preset():
