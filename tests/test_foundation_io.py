@@ -53,3 +53,18 @@ def test_child_seeds_do_not_depend_on_batch_size():
         as_generator(-1)
     with pytest.raises(ParameterError):
         as_generator("abc")
+
+
+def test_written_files_get_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    mask = os.umask(0o022)
+    try:
+        p = atomic_write_json(tmp_path / "r.json", {"v": 1})
+        assert stat.S_IMODE(p.stat().st_mode) == 0o644
+        with staged_directory(tmp_path / "out") as d:
+            (d / "f.txt").write_text("x")
+        assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o755
+    finally:
+        os.umask(mask)
