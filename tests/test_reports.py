@@ -3,12 +3,14 @@ from html.parser import HTMLParser
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from hetfit.errors import InputFileError
 from hetfit.reports.document import Report, check_report
 from hetfit.reports.figures import (
     plot_condition_comparison,
     plot_distribution,
+    plot_fitted_densities,
     plot_posterior_pairs,
     plot_raster,
     plot_sweep,
@@ -30,6 +32,10 @@ def test_report_with_every_figure_kind(tmp_path):
             rng.normal(-45, 3, 200), feature="v_threshold_mV",
             fits={"gaussian": {"loc": -45, "scale": 3}, "lorentzian": {"loc": -45, "scale": 2}},
             width_ci=(2.7, 3.3), title="L5 spiny"),
+        "dens.png": plot_fitted_densities(
+            {"a": stats.norm(-45, 3),
+             "b": stats.cauchy(-40, 2)},
+            feature="v_threshold_mV", x_range=(-60, -25)),
         "post.png": plot_posterior_pairs(rng.normal(size=(500, 2)), ["dv_E", "dv_I"],
                                          truth=[0.1, -0.2]),
         "sweep.png": plot_sweep([0, 0.5, 1], {"chi": ([0.9, 0.5, 0.2], [0.8, 0.4, 0.1],

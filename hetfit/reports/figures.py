@@ -80,6 +80,29 @@ def plot_distribution(
     return fig
 
 
+def plot_fitted_densities(
+    densities: Mapping[str, Any],
+    *,
+    feature: str,
+    x_range: tuple[float, float],
+    title: str = "",
+):
+    """Fitted densities of one feature for several types: ``densities[label]`` is a frozen
+    scipy distribution (anything with ``.pdf``)."""
+    fig = _figure()
+    ax = fig.add_subplot()
+    x = np.linspace(x_range[0], x_range[1], 500)
+    styles = ("-", "--", "-.", ":")
+    for k, ((label, dist), color) in enumerate(zip(densities.items(), _COLORS * 2)):
+        ax.plot(x, dist.pdf(x), styles[(k // len(_COLORS)) % len(styles)], color=color, lw=2,
+                label=label)
+    ax.set_xlabel(feature)
+    ax.set_ylabel("density")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, frameon=False)
+    return fig
+
+
 def plot_posterior_pairs(
     samples: np.ndarray,
     names: Sequence[str],
