@@ -99,6 +99,13 @@ def test_equilibria_are_fixed_points_distinct_and_symmetric():
     assert np.min(np.max(np.abs(eq), axis=1)) < 1e-9  # u = 0 itself
 
 
+def test_divergence_is_flagged():
+    net = RateNetwork(np.full((3, 3), 1e308), np.zeros(3))
+    traj = net.simulate(10.0, dt=0.1, drive=1e308)
+    assert traj.diverged
+    assert not np.all(np.isfinite(traj.final))
+
+
 def test_no_fixed_point_from_a_bad_start_is_an_error():
     net = RateNetworkSpec(n=20, rate_offset=0.5).build(0)
     with pytest.raises(SimulationError):

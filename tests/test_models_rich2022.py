@@ -115,6 +115,13 @@ def test_determinism_and_synchrony_trace():
     assert a.rates_hz[0].sum() * 1e-3 * 800 == pytest.approx(np.count_nonzero(a.spike_neurons < 800))
 
 
+def test_divergence_is_flagged():
+    res = simulate_rich2022(Rich2022Spec(n_e=20, n_i=5), 50.0, 1e308, seed=1)
+    assert res.diverged and "non-finite" in res.meta["status"]
+    assert step_response(Rich2022Spec(n_e=20, n_i=5), 1e308, baseline_mv=0.0, seed=1) == {
+        "diverged": True}
+
+
 @pytest.mark.parametrize(
     "call",
     [

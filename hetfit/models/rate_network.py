@@ -303,8 +303,9 @@ class RateNetwork:
         ts, us = [0.0], [u.copy()]
         diverged = False
         for k in range(1, n_steps + 1):
-            target = (self.rates(u) - self.rate_offset) @ self.weights.T + drive_arr
-            u = target + (u - target) * decay
+            with np.errstate(over="ignore", invalid="ignore"):  # flagged below instead
+                target = (self.rates(u) - self.rate_offset) @ self.weights.T + drive_arr
+                u = target + (u - target) * decay
             if k % record_every == 0 or k == n_steps:
                 if not np.all(np.isfinite(u)):
                     diverged = True
