@@ -263,6 +263,10 @@ class FamilyFit:
         x = np.asarray(x, dtype=np.float64)
         return _logpdf(self.family, x.reshape(-1), self._arrays_p()).reshape(x.shape)
 
+    def pdf(self, x) -> np.ndarray:
+        """Probability density at ``x``."""
+        return np.exp(self.logpdf(x))
+
     def ppf(self, q) -> np.ndarray:
         """Quantile function (closed form for single families, bisection for mixtures)."""
         self._require_ok()

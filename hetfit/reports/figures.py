@@ -151,11 +151,12 @@ def plot_sweep(
     ylabel: str,
     title: str = "",
     markers: Mapping[str, float] | None = None,
+    logy: bool = False,
 ):
     """Measures against a heterogeneity scale: ``curves[name] = (mean, lower, upper)``.
 
     ``lower``/``upper`` may be None (no band).  ``markers`` draws labelled vertical lines
-    (e.g. measured widths of two conditions).
+    (e.g. measured widths of two conditions).  ``logy`` uses a logarithmic y axis.
     """
     fig = _figure()
     ax = fig.add_subplot()
@@ -167,6 +168,8 @@ def plot_sweep(
                             alpha=0.2, lw=0)
     for (label, xv), color in zip((markers or {}).items(), _COLORS[2:]):
         ax.axvline(xv, color=color, ls="--", lw=1.2, label=label)
+    if logy:
+        ax.set_yscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)

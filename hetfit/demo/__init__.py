@@ -1,0 +1,1 @@
+"""``hetfit demo``: the whole pipeline on embedded data (see :mod:`hetfit.demo.pipeline`)."""
