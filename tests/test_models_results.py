@@ -4,10 +4,10 @@ import pytest
 from hetfit.models.results import SpikeResult
 
 
-def _result(times, neurons, rates):
+def _result(times, neurons, rates, meta=None):
     return SpikeResult(np.asarray(times, float), np.asarray(neurons, np.int64), ("E", "I"),
                        (3, 1), np.array([0.5, 1.5, 2.5, 3.5]), np.asarray(rates, float),
-                       t_max_ms=4.0, dt_ms=0.1)
+                       t_max_ms=4.0, dt_ms=0.1, meta=meta or {})
 
 
 def test_mean_rate_counts_spikes_per_population():
@@ -23,7 +23,7 @@ def test_mean_rate_counts_spikes_per_population():
 
 def test_mean_rate_falls_back_to_rates_without_spikes():
     rates = np.array([[10.0, 20.0, 30.0, 40.0], [100.0, 100.0, 100.0, 100.0]])
-    r = _result([], [], rates)
+    r = _result([], [], rates, meta={"spikes_recorded": False})
     assert r.mean_rate_hz("E") == pytest.approx(25.0)
     assert r.mean_rate_hz("E", t_start_ms=2.0) == pytest.approx(35.0)
     assert r.mean_rate_hz() == pytest.approx((3 * 25.0 + 100.0) / 4)
