@@ -22,3 +22,15 @@ def test_quickstart_has_exactly_two_commands_and_ci_runs_them():
     assert install in ci_lines, f"{install!r} not run by .ci/run"
     assert test_cmd in ci_lines, f"{test_cmd!r} not run by .ci/run"
     assert "venv" in install and "ruff check" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_python_api_example_runs(shared_data, monkeypatch, capsys):
+    folder = shared_data("allen_cell_types_ephys_full")
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Python API in five lines", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    assert len(code.strip().splitlines()) == 5
+    monkeypatch.chdir(folder)
+    exec(compile(code, "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "epilepsy-spiny" in out and "tumor-aspiny" in out
