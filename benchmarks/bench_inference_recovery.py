@@ -55,6 +55,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2, help="numba threads")
     ap.add_argument("--torch-threads", type=int, default=2)
     ap.add_argument("--n-validation", type=int, default=None)
+    ap.add_argument("--reuse", action="store_true",
+                    help="evaluate OUT/posterior.pt from an earlier run instead of refitting")
     args = ap.parse_args()
 
     from hetfit.data_adapters.activity import read_spike_csv
@@ -71,10 +73,22 @@ def main() -> None:
     fitter = WidthFitter(sim, prior, budget=budget, seed=args.seed, store=out / "simulations",
                          n_validation=args.n_validation, n_threads=args.threads,
                          torch_threads=args.torch_threads, chunk_size=250)
-    t0 = time.perf_counter()
-    fit = fitter.fit(posterior_path=out / "posterior.pt")
-    fit_wall = time.perf_counter() - t0
-    fd = fit.to_dict()
+    if args.reuse and (out / "posterior.pt").exists() and (out / "fit.json").exists():
+        # evaluate a posterior trained by an earlier run of this script
+        fitter = WidthFitter.from_posterior(out / "posterior.pt", sim, prior,
+                                            torch_threads=args.torch_threads)
+        saved = json.loads((out / "fit.json").read_text())
+        fd, fit_wall = saved["fit"], saved["fit_wall_s"]
+    else:
+        t0 = time.perf_counter()
+        fit = fitter.fit(posterior_path=out / "posterior.pt")
+        fit_wall = time.perf_counter() - t0
+        fd = fit.to_dict()
+        (out / "fit.json").write_text(json.dumps({"fit": fd, "fit_wall_s": fit_wall,
+                                                  "loadavg": load0}, indent=2))
+    # Spike files cannot list silent cells: with observe_silent the recordings are used
+    # directly (they list every cell); otherwise they go through CSV and hetfit's reader.
+    via_csv = not sim.summaries.observe_silent
 
     # -- held-out synthetic recordings through the CSV reader ---------------------------
     s_theta, s_sim = child_seeds(args.seed + 10_000, 2)
@@ -95,11 +109,12 @@ def main() -> None:
             continue
         path = rec_dir / f"rec{i:03d}.csv"
         rec.to_csv(path)
-        data = read_spike_csv(path, t_start_ms=rec.t_start_ms, t_stop_ms=rec.t_stop_ms)
+        data = (read_spike_csv(path, t_start_ms=rec.t_start_ms, t_stop_ms=rec.t_stop_ms)
+                if via_csv else rec)
         t = time.perf_counter()
         try:
             obs = fitter.posterior_for(data, n_samples=4000, seed=i)
-        except Exception as exc:  # noqa: BLE001 - counted and reported
+        except Exception as exc:
             failed += 1
             print(f"test recording {i}: {type(exc).__name__}: {exc}", file=sys.stderr)
             continue
@@ -125,14 +140,19 @@ def main() -> None:
     t = time.perf_counter()
     post = load_posterior(out / "posterior.pt", simulator=sim, prior=prior, n_threads=1)
     t_load = time.perf_counter() - t
-    data = read_spike_csv(probe, t_start_ms=recs[0].t_start_ms, t_stop_ms=recs[0].t_stop_ms)
+    data = (read_spike_csv(probe, t_start_ms=recs[0].t_start_ms, t_stop_ms=recs[0].t_stop_ms)
+            if via_csv else recs[0])
     t = time.perf_counter()
     x = sim.summaries_of(data)
     post.summarize(x, n=4000, seed=0)
     t_obs = time.perf_counter() - t
+    # The posterior was trained observing all units (units_per_population=None); say so,
+    # otherwise the CLI matches the model to the recording's unit count.  (With
+    # observe_silent the CSV lacks silent cells, so only the timing is meaningful.)
+    spec = args.model + ("," if ":" in args.model else ":") + "units_per_population=null"
     cmd = [sys.executable, "-m", "hetfit", "fit", "--recording", str(probe), "--t-start-ms",
            str(recs[0].t_start_ms), "--t-stop-ms", str(recs[0].t_stop_ms), "--model",
-           args.model, "--posterior", str(out / "posterior.pt"), "--json", "--quiet"]
+           spec, "--posterior", str(out / "posterior.pt"), "--json", "--quiet"]
     t = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     t_cli = time.perf_counter() - t
@@ -159,6 +179,7 @@ def main() -> None:
                  "apply_s_median": float(np.median(t_apply)) if t_apply else None},
         "apply_cost_s": {"load_posterior": t_load, "summaries_plus_4000_samples": t_obs,
                          "cli_total_wall": t_cli, "cli_ok": cli_ok},
+        "test_recordings_via_csv": via_csv,
     }
     (out / "results.json").write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))

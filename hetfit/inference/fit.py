@@ -171,8 +171,7 @@ class WidthFitter:
         if int(n_validation) != n_validation or n_validation < 0:
             raise ParameterError(f"n_validation must be >= 0, got {n_validation}")
         self.n_validation = int(n_validation)
-        self.store = Path(store).expanduser() if store is not None else Path(
-            tempfile.mkdtemp(prefix="hetfit-simulations-"))
+        self._store = Path(store).expanduser() if store is not None else None
         self.scheduler = scheduler
         self.workers = workers
         self.n_threads = n_threads
@@ -185,6 +184,13 @@ class WidthFitter:
         self.result_: FitResult | None = None
 
     # -- stores -------------------------------------------------------------------------
+    @property
+    def store(self) -> Path:
+        """Directory of the simulation stores (a temporary one is made on first use)."""
+        if self._store is None:
+            self._store = Path(tempfile.mkdtemp(prefix="hetfit-simulations-"))
+        return self._store
+
     def training_store(self) -> SimulationStore:
         return SimulationStore(self.store / "train", self.simulator, self.prior, self.seed,
                                self.chunk_size)
