@@ -319,7 +319,9 @@ def simulate_batch(
     method, rate_bin_ms, cutoff_fraction:
         As in :func:`~hetfit.models.izhikevich.simulate_izhikevich`.
     record_spikes:
-        Return every spike of every set (memory: 12 bytes per spike).
+        Return every spike of every set (16 bytes per spike).  Buffers are sized for a mean
+        rate of 60 Hz; a set that fires more is re-run alone (same seed, identical result) to
+        collect all of its spikes.
     summary:
         ``f(SpikeResult) -> vector`` applied to each set (spikes included when
         ``record_spikes``); results in ``BatchResult.summaries``.
