@@ -137,7 +137,9 @@ def test_fit_end_to_end_then_reuse_and_refuse(tmp_path, capsys):
                                     "gast2023_ei:n_e=50,n_i=50,transient_ms=100",
                                     "--posterior", str(post), "--json"])
     assert code == 2 and out3 == ""
-    assert "trained for a different model" in err and len(err.strip().splitlines()) == 1
+    lines = err.strip().splitlines()  # progress lines may precede the one error line
+    assert lines[-1].startswith("hetfit fit: error:") and "trained for a different model" in lines[-1]
+    assert sum("error" in ln for ln in lines) == 1
 
 
 def test_cli_and_inference_imports_stay_light():
