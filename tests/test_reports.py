@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from hetfit.distributions.families import fit_family
 from hetfit.errors import InputFileError
 from hetfit.reports.document import Report, check_report
 from hetfit.reports.figures import (
@@ -30,7 +31,9 @@ def test_report_with_every_figure_kind(tmp_path):
     figs = {
         "dist.png": plot_distribution(
             rng.normal(-45, 3, 200), feature="v_threshold_mV",
-            fits={"gaussian": {"loc": -45, "scale": 3}, "lorentzian": {"loc": -45, "scale": 2}},
+            fits={"gaussian": {"loc": -45, "scale": 3}, "lorentzian": {"loc": -45, "scale": 2},
+                  "mixture (fitted)": fit_family(rng.normal(-45, 3, 200), "lorentzian_mix2",
+                                                 n_gof=0, seed=0)},
             width_ci=(2.7, 3.3), title="L5 spiny"),
         "dens.png": plot_fitted_densities(
             {"a": stats.norm(-45, 3),

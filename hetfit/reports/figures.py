@@ -49,15 +49,17 @@ def plot_distribution(
     values: Sequence[float],
     *,
     feature: str,
-    fits: Mapping[str, Mapping[str, float]] | None = None,
+    fits: Mapping[str, Any] | None = None,
     width_ci: tuple[float, float] | None = None,
     width_label: str = "width",
     title: str = "",
 ):
     """Histogram of one feature within one type, with fitted densities.
 
-    ``fits`` maps a family name (gaussian, lorentzian, lognormal) to its parameters
-    (``loc``, ``scale`` and ``s`` for log-normal).  ``width_ci`` is shown in the legend.
+    ``fits`` maps a label to a fitted distribution (anything with ``.pdf``, e.g. a
+    :class:`~hetfit.distributions.families.FamilyFit`, mixtures included) or to the
+    parameters of a family named by the label (gaussian/lorentzian: ``loc``, ``scale``;
+    lognormal: ``s``, ``scale``).  ``width_ci`` is shown in the legend.
     """
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
@@ -69,8 +71,9 @@ def plot_distribution(
         lo, hi = np.percentile(v, [0.5, 99.5])
         pad = 0.15 * (hi - lo + 1e-12)
         x = np.linspace(lo - pad, hi + pad, 400)
-        for (family, params), color in zip(fits.items(), _COLORS):
-            ax.plot(x, _pdf(family, params, x), color=color, lw=2, label=family)
+        for (family, fit), color in zip(fits.items(), _COLORS):
+            dens = fit.pdf(x) if hasattr(fit, "pdf") else _pdf(family, fit, x)
+            ax.plot(x, dens, color=color, lw=2, label=family)
     if width_ci is not None:
         ax.plot([], [], " ", label=f"{width_label} 95% CI [{width_ci[0]:.3g}, {width_ci[1]:.3g}]")
     ax.set_xlabel(feature)
