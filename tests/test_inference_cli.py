@@ -132,6 +132,10 @@ def test_fit_end_to_end_then_reuse_and_refuse(tmp_path, capsys):
     assert res2["trained_now"] is False
     assert res2["posterior"]["parameters"]["delta_v_E"]["median"] == pytest.approx(
         params["delta_v_E"]["median"])
+    code, text, _ = _run(capsys, ["fit", "--recording", str(csv), *window, "--model", model,
+                                  "--posterior", str(post)])
+    assert code == 0 and text.startswith("posterior (4000 samples, 90% central intervals):")
+    assert all(name in text for name in params) and "recording vs simulations:" in text
     # a posterior is refused for another model (different network size)
     code, out3, err = _run(capsys, ["fit", "--recording", str(csv), *window, "--model",
                                     "gast2023_ei:n_e=50,n_i=50,transient_ms=100",

@@ -17,9 +17,9 @@ The FS drive is fixed at the authors' 10 pA unless ``drive_i_range`` is given (e
 ``(0, 20)``).  It is fixed by default for a measured reason: at these drives about 90% of FS
 cells stay below threshold, so the FS width shows mainly in the fraction of FS cells that
 fire — and a stronger FS drive raises that fraction just as a wider threshold distribution
-does.  With both free, Delta_v(I) and the FS drive trade off along a ridge and neither is
-recovered better than ~25% (``benchmarks/RESULTS.md``, inference section); with the drive
-known, Delta_v(I) is.  The width range is the span Gast et al. explore; the RS drive range
+does.  With both free, Delta_v(I) and the FS drive trade off along a ridge: at the default
+budget Delta_v(I) is recovered to ~17% and the FS drive to ~32%, against 13% for Delta_v(I)
+with the drive known (``benchmarks/RESULTS.md``, inference section).  The width range is the span Gast et al. explore; the RS drive range
 brackets their 50 pA.
 
 Observation: ``observe_silent=False`` (default) sees only units that fire, as spike sorting
