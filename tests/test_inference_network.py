@@ -90,3 +90,34 @@ def test_problem_specs_and_recording_matching(small):
     no_i = replace(e_only, times_ms=e_only.times_ms[keep], unit_index=e_only.unit_index[keep])
     with pytest.raises(InsufficientDataError, match="0 observed unit"):
         problem_from_spec("gast2023_ei:n_e=60,n_i=60", recording=no_i)
+
+
+def test_raw_rate_traces_for_an_embedding_network():
+    """Traces (E and I population rates in bins) are the same through the simulator and the
+    recording path, equal the spike counts per bin, and train a 2-channel CNN embedding."""
+    pytest.importorskip("sbi")
+    from hetfit.inference.estimators import EstimatorConfig, train_posterior
+    from hetfit.seeding import child_seeds
+
+    sim, prior = ei_width_problem(n_e=40, n_i=40, duration_ms=300.0, transient_ms=100.0,
+                                  raw_traces=True, trace_bin_ms=10.0, observe_silent=True)
+    assert len(sim.summary_names) == 60 and sim.summary_names[30] == "I.rate_0"
+    theta = prior.sample(2, seed=3)
+    batch = sim.simulate(theta, [5, 6])
+    rec = sim.simulate_recordings(theta[:1], [5])[0]
+    np.testing.assert_array_equal(sim.summaries_of(rec, seed=5), batch.x[0])
+    # independent check: E spikes per 10 ms bin / (40 cells * 10 ms)
+    e = np.array([uid.startswith("E") for uid in rec.unit_ids])[rec.unit_index]
+    counts = np.histogram(rec.times_ms[e], bins=np.arange(100.0, 401.0, 10.0))[0]
+    np.testing.assert_allclose(batch.x[0, :30], counts / (40 * 10e-3))
+    theta = prior.sample(200, seed=1)
+    train = sim.simulate(theta, child_seeds(2, 200))
+    cfg = EstimatorConfig(embedding="cnn", embedding_channels=2, hidden_features=16,
+                          max_num_epochs=5, training_batch_size=64)
+    post, report = train_posterior(theta, train.x, prior, train.status, sim.summary_names,
+                                   config=cfg, seed=0, n_threads=1)
+    s = post.sample(batch.x[1], 100, seed=0)
+    assert s.shape == (100, 3) and prior.contains(s).all()
+    with pytest.raises(ParameterError, match="equally long traces"):
+        train_posterior(theta, train.x[:, :59], prior, train.status,
+                        config=EstimatorConfig(embedding="cnn", embedding_channels=2))

@@ -67,6 +67,9 @@ class EstimatorConfig:
         ``None``, ``"cnn"`` or ``"fc"`` (learned features of a raw trace).
     embedding_dim:
         Output size of the embedding network.
+    embedding_channels:
+        For ``"cnn"``: the summary vector holds this many equally long traces one after the
+        other (e.g. 2 for E and I rate traces), fed to the CNN as channels.
     training_batch_size, learning_rate, validation_fraction, stop_after_epochs,
     max_num_epochs:
         Passed to ``sbi``'s ``train`` (early stopping on a held-out validation split).
@@ -84,6 +87,7 @@ class EstimatorConfig:
     num_transforms: int = 5
     embedding: str | None = None
     embedding_dim: int = 16
+    embedding_channels: int = 1
     training_batch_size: int = 256
     learning_rate: float = 5e-4
     validation_fraction: float = 0.1
@@ -112,7 +116,8 @@ class EstimatorConfig:
             raise ParameterError(
                 f"validation_fraction must be in (0, 0.5), got {self.validation_fraction}")
         for name in ("hidden_features", "num_transforms", "training_batch_size",
-                     "stop_after_epochs", "max_num_epochs", "embedding_dim"):
+                     "stop_after_epochs", "max_num_epochs", "embedding_dim",
+                     "embedding_channels"):
             v = getattr(self, name)
             if int(v) != v or v < 1:
                 raise ParameterError(f"{name} must be a positive integer, got {v}")
@@ -170,7 +175,13 @@ def _embedding_net(config: EstimatorConfig, n_x: int):
     from sbi.neural_nets.embedding_nets import CNNEmbedding, FCEmbedding
 
     if config.embedding == "cnn":
-        return CNNEmbedding(input_shape=(n_x,), output_dim=config.embedding_dim)
+        ch = config.embedding_channels
+        if n_x % ch:
+            raise ParameterError(
+                f"{n_x} summaries cannot be split into {ch} equally long traces",
+                hint="set embedding_channels to the number of traces in the vector")
+        return CNNEmbedding(input_shape=(n_x // ch,), in_channels=ch,
+                            output_dim=config.embedding_dim)
     return FCEmbedding(input_dim=n_x, output_dim=config.embedding_dim)
 
 

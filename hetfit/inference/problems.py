@@ -48,7 +48,7 @@ import numpy as np
 from hetfit.errors import InputFileError, ParameterError, SchemaError
 from hetfit.inference.priors import ParameterPrior, Prior
 from hetfit.inference.simulator import NetworkSimulator
-from hetfit.inference.summaries import SummarySpec, unit_populations
+from hetfit.inference.summaries import SummarySpec, TraceSpec, unit_populations
 
 # Longest recording window turned into a simulation length automatically (ms).
 MAX_AUTO_DURATION_MS = 20_000.0
@@ -66,8 +66,10 @@ def ei_width_problem(
     units_per_population: dict[str, int] | None = None,
     pooled: bool = False,
     observe_silent: bool = False,
+    raw_traces: bool = False,
+    trace_bin_ms: float = 5.0,
     width_scale: str = "log",
-    summaries: SummarySpec | None = None,
+    summaries: SummarySpec | TraceSpec | None = None,
     n_threads: int | None = None,
 ) -> tuple[NetworkSimulator, Prior]:
     """Simulator and prior for the widths of the E/I network (see the module docstring).
@@ -93,6 +95,10 @@ def ei_width_problem(
         Every recorded cell is listed, silent ones included (imaging, patch data,
         simulations); adds the fraction of cells that fire to the summaries.  The default
         (``False``) sees only units that fire, as spike sorting does.
+    raw_traces, trace_bin_ms:
+        Use the binned population-rate traces themselves (``trace_bin_ms`` bins) instead of
+        summary statistics, for an embedding network
+        (``EstimatorConfig(embedding="cnn", embedding_channels=2)``).
     width_scale:
         ``"log"`` (log-uniform width prior, default) or ``"linear"``.
     summaries:
@@ -114,7 +120,12 @@ def ei_width_problem(
     if drive_i_range is not None:
         params.append(ParameterPrior("I_I", *drive_i_range, unit="pA", kind="nuisance"))
         mapping["I_I"] = "I.I_offset"
-    if summaries is None:
+    if summaries is None and raw_traces:
+        summaries = TraceSpec(window_ms=duration_ms, bin_ms=trace_bin_ms,
+                              populations=None if pooled else ("E", "I"),
+                              units_per_population=units_per_population,
+                              observe_silent=observe_silent)
+    elif summaries is None:
         summaries = SummarySpec(populations=None if pooled else ("E", "I"),
                                 units_per_population=units_per_population,
                                 observe_silent=observe_silent)

@@ -147,7 +147,9 @@ class NetworkSimulator(Simulator):
         ``{"delta_v_E": "E.v_theta.width", "delta_v_I": "I.v_theta.width",
         "I_ext_E": "E.I_ext"}``.  The order defines the columns of ``theta``.
     summaries:
-        :class:`~hetfit.inference.summaries.SummarySpec`.
+        :class:`~hetfit.inference.summaries.SummarySpec` (statistics) or
+        :class:`~hetfit.inference.summaries.TraceSpec` (raw rate traces for an embedding
+        network).
     t_max_ms:
         Simulated duration (ms), including the transient.
     t_transient_ms:
@@ -167,21 +169,26 @@ class NetworkSimulator(Simulator):
                  t_max_ms: float = 1100.0, t_transient_ms: float = 100.0,
                  dt_ms: float = 0.1, method: str = "exact",
                  n_threads: int | None = None) -> None:
-        from hetfit.inference.summaries import SUMMARY_VERSION, SummarySpec
+        from hetfit.inference.summaries import SUMMARY_VERSION, SummarySpec, TraceSpec
         from hetfit.models.izhikevich import as_network
 
         self.network = as_network(network)
         if not parameters:
             raise ParameterError("NetworkSimulator needs at least one inferred parameter")
         self.parameters = {str(k): str(v) for k, v in dict(parameters).items()}
-        if not isinstance(summaries, SummarySpec):
-            raise ParameterError("summaries must be a SummarySpec")
+        if not isinstance(summaries, (SummarySpec, TraceSpec)):
+            raise ParameterError("summaries must be a SummarySpec or a TraceSpec")
         self.summaries = summaries
         if not (t_max_ms > t_transient_ms >= 0):
             raise ParameterError(
                 f"need t_max_ms > t_transient_ms >= 0, got {t_max_ms} and {t_transient_ms}")
         if not dt_ms > 0:
             raise ParameterError(f"dt_ms must be > 0, got {dt_ms}")
+        window = getattr(summaries, "window_ms", None)
+        if window is not None and window > t_max_ms - t_transient_ms + 1e-9:
+            raise ParameterError(
+                f"the trace window ({window:g} ms) is longer than the analysis window "
+                f"({t_max_ms - t_transient_ms:g} ms)")
         if summaries.populations is not None:
             missing = [p for p in summaries.populations if p not in self.network.names]
             if missing:

@@ -169,14 +169,21 @@ class SummarySpec:
     def version(self) -> str:
         return SUMMARY_VERSION
 
+    def vector(self, times_ms, units, unit_group, t_start_ms, t_stop_ms, seed=None
+               ) -> np.ndarray:
+        """:func:`summary_vector` with this spec."""
+        return summary_vector(self, times_ms, units, unit_group, t_start_ms, t_stop_ms, seed)
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d["kind"] = "statistics"
         d["version"] = SUMMARY_VERSION
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SummarySpec:
         d = dict(d)
+        d.pop("kind", None)
         version = d.pop("version", SUMMARY_VERSION)
         if version != SUMMARY_VERSION:
             from hetfit.errors import IncompatibleArtifactError
@@ -337,8 +344,8 @@ def summary_vector(
     return np.asarray(out, dtype=np.float64)
 
 
-def summaries_of_recording(spec: SummarySpec, recording: Any, seed: int | None = 0
-                           ) -> np.ndarray:
+def summaries_of_recording(spec: SummarySpec | TraceSpec, recording: Any,
+                           seed: int | None = 0) -> np.ndarray:
     """Summary vector of a :class:`~hetfit.data_adapters.activity.Recording` over its window.
 
     Per-population summaries need unit ids that start with the population names.
@@ -347,11 +354,11 @@ def summaries_of_recording(spec: SummarySpec, recording: Any, seed: int | None =
         group = np.zeros(recording.n_units, dtype=np.int64)
     else:
         group = unit_populations(recording.unit_ids, spec.populations)
-    return summary_vector(spec, recording.times_ms, recording.unit_index, group,
-                          recording.t_start_ms, recording.t_stop_ms, seed=seed)
+    return spec.vector(recording.times_ms, recording.unit_index, group,
+                       recording.t_start_ms, recording.t_stop_ms, seed=seed)
 
 
-def summaries_of_result(spec: SummarySpec, result: Any, t_start_ms: float = 0.0,
+def summaries_of_result(spec: SummarySpec | TraceSpec, result: Any, t_start_ms: float = 0.0,
                         seed: int | None = None) -> np.ndarray:
     """Summary vector of a :class:`~hetfit.models.results.SpikeResult` over
     ``[t_start_ms, t_max_ms)`` (NaN vector when the simulation diverged)."""
@@ -371,5 +378,95 @@ def summaries_of_result(spec: SummarySpec, result: Any, t_start_ms: float = 0.0,
             if name in spec.populations:
                 group[start:start + size] = spec.populations.index(name)
             start += size
-    return summary_vector(spec, result.spike_times_ms, result.spike_neurons, group,
-                          t_start_ms, result.t_max_ms, seed=seed)
+    return spec.vector(result.spike_times_ms, result.spike_neurons, group, t_start_ms,
+                       result.t_max_ms, seed=seed)
+
+
+@dataclass(frozen=True)
+class TraceSpec:
+    """Raw population-rate traces as the "summary" vector, for embedding networks.
+
+    The vector is the population rate (Hz per observed unit) of each population in
+    consecutive bins of ``bin_ms`` over the analysis window, populations one after the
+    other: ``[E bin 0..n-1, I bin 0..n-1]``.  Use it with
+    ``EstimatorConfig(embedding="cnn", embedding_channels=len(populations))`` so a 1-D CNN
+    sees each population as one channel.  Units are observed as in :class:`SummarySpec`
+    (firing units only unless ``observe_silent``; ``units_per_population`` sub-samples).
+
+    Parameters
+    ----------
+    window_ms:
+        Length of the analysis window (ms); fixes the number of bins.
+    bin_ms:
+        Bin width (ms).
+    populations, units_per_population, observe_silent:
+        As in :class:`SummarySpec`.
+    """
+
+    window_ms: float
+    bin_ms: float = 5.0
+    populations: tuple[str, ...] | None = ("E", "I")
+    units_per_population: dict[str, int] | None = None
+    observe_silent: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("window_ms", "bin_ms"):
+            v = float(getattr(self, name))
+            if not (v > 0 and math.isfinite(v)):
+                raise ParameterError(f"{name} must be a positive number of ms, got {v}")
+        if self.n_bins < 4:
+            raise ParameterError(
+                f"a {self.window_ms:g} ms window holds only {self.n_bins} bins of "
+                f"{self.bin_ms:g} ms", hint="use smaller bins or a longer window")
+        if self.populations is not None:
+            object.__setattr__(self, "populations", tuple(str(p) for p in self.populations))
+        if self.units_per_population is not None:
+            object.__setattr__(self, "units_per_population",
+                               {str(k): int(v) for k, v in self.units_per_population.items()})
+
+    @property
+    def n_bins(self) -> int:
+        return int(math.floor(self.window_ms / self.bin_ms + 1e-9))
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        return self.populations if self.populations is not None else ("all",)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(f"{g}.rate_{k}" for g in self.groups for k in range(self.n_bins))
+
+    @property
+    def version(self) -> str:
+        return SUMMARY_VERSION
+
+    def vector(self, times_ms, units, unit_group, t_start_ms, t_stop_ms, seed=None
+               ) -> np.ndarray:
+        """Population-rate traces (Hz) of the observed units; NaN for a population without
+        observed units."""
+        from hetfit import measures as m
+
+        times = np.asarray(times_ms, dtype=np.float64).ravel()
+        units = np.asarray(units, dtype=np.int64).ravel()
+        group = np.asarray(unit_group, dtype=np.int64).ravel()
+        inside = (times >= t_start_ms) & (times < t_stop_ms)
+        times, units = times[inside], units[inside]
+        rng = np.random.default_rng(seed) if seed is not None else None
+        stop = t_start_ms + self.n_bins * self.bin_ms
+        out = []
+        for g, name in enumerate(self.groups):
+            n_obs = (self.units_per_population or {}).get(name)
+            t_g, u_g, n_g = _select_units(times, units, group, group.size, g, n_obs, rng,
+                                          self.observe_silent)
+            if n_g == 0:
+                out.append(np.full(self.n_bins, np.nan))
+                continue
+            _, rate = m.population_rate(t_g, u_g, n_g, t_start_ms, stop, bin_ms=self.bin_ms)
+            out.append(rate[:self.n_bins])
+        return np.concatenate(out)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["kind"] = "traces"
+        d["version"] = SUMMARY_VERSION
+        return d

@@ -61,6 +61,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="torch threads for training (default: min(2, cores))")
     parser.add_argument("--method", choices=("npe", "nle", "nre"), default="npe",
                         help="neural estimator (default npe)")
+    parser.add_argument("--embedding", choices=("cnn", "fc"), default=None,
+                        help="embedding network for the summaries (default: cnn when the "
+                        "model uses raw rate traces, e.g. --model gast2023_ei:raw_traces=true)")
     parser.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
     parser.add_argument("--n-validation", type=int, default=None,
                         help="held-out simulations for calibration diagnostics "
@@ -102,10 +105,19 @@ def _read_recording(args: argparse.Namespace):
     return rec.require(min_units=2, min_spikes=2)
 
 
+def _estimator(args: argparse.Namespace, simulator):
+    from hetfit.inference.estimators import EstimatorConfig
+    from hetfit.inference.summaries import TraceSpec
+
+    traces = isinstance(simulator.summaries, TraceSpec)
+    embedding = args.embedding or ("cnn" if traces else None)
+    channels = len(simulator.summaries.groups) if traces and embedding == "cnn" else 1
+    return EstimatorConfig(method=args.method, embedding=embedding, embedding_channels=channels)
+
+
 def run(args: argparse.Namespace) -> dict:
     from hetfit.console import info
     from hetfit.errors import ParameterError
-    from hetfit.inference.estimators import EstimatorConfig
     from hetfit.inference.fit import DEFAULT_BUDGET, WidthFitter
     from hetfit.inference.problems import problem_from_spec
     from hetfit.io import atomic_write_json
@@ -144,7 +156,7 @@ def run(args: argparse.Namespace) -> dict:
         fitter = WidthFitter(
             simulator, prior, budget=args.budget or DEFAULT_BUDGET, seed=args.seed,
             store=Path(args.store).expanduser() if args.store else out / "simulations",
-            n_validation=args.n_validation, estimator=EstimatorConfig(method=args.method),
+            n_validation=args.n_validation, estimator=_estimator(args, simulator),
             scheduler=args.scheduler, workers=args.workers, n_threads=args.threads,
             torch_threads=args.torch_threads,
         )
