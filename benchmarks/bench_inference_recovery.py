@@ -55,6 +55,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2, help="numba threads")
     ap.add_argument("--torch-threads", type=int, default=2)
     ap.add_argument("--n-validation", type=int, default=None)
+    ap.add_argument("--embedding", choices=("cnn", "fc"), default=None,
+                    help="embedding network (use cnn with a raw_traces=true model)")
     ap.add_argument("--reuse", action="store_true",
                     help="evaluate OUT/posterior.pt from an earlier run instead of refitting")
     args = ap.parse_args()
@@ -70,9 +72,14 @@ def main() -> None:
     budget = args.budget or DEFAULT_BUDGET
     load0 = os.getloadavg()
     sim, prior = problem_from_spec(args.model, n_threads=args.threads)
+    from hetfit.inference.estimators import EstimatorConfig
+
+    channels = len(sim.summaries.groups) if args.embedding == "cnn" else 1
+    estimator = EstimatorConfig(embedding=args.embedding, embedding_channels=channels)
     fitter = WidthFitter(sim, prior, budget=budget, seed=args.seed, store=out / "simulations",
                          n_validation=args.n_validation, n_threads=args.threads,
-                         torch_threads=args.torch_threads, chunk_size=250)
+                         torch_threads=args.torch_threads, chunk_size=250,
+                         estimator=estimator)
     if args.reuse and (out / "posterior.pt").exists() and (out / "fit.json").exists():
         # evaluate a posterior trained by an earlier run of this script
         fitter = WidthFitter.from_posterior(out / "posterior.pt", sim, prior,
@@ -164,6 +171,7 @@ def main() -> None:
         "command": " ".join(sys.argv),
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "budget": budget, "model": args.model, "parameters": names,
+        "estimator": estimator.to_dict(),
         "fit_wall_s": fit_wall,
         "simulation_wall_s": fd["simulations"]["wall_time_s"],
         "validation_simulation_wall_s": (fd["validation_simulations"] or {}).get("wall_time_s"),
