@@ -54,6 +54,9 @@ from hetfit.inference.store import RunReport, SimulationStore
 from hetfit.seeding import child_seeds
 
 DEFAULT_BUDGET = 10_000
+# The density estimators are small networks: one torch thread trained 2-10x faster than two
+# on the 2-core machines (thread hand-offs cost more than they save; benchmarks/RESULTS.md).
+DEFAULT_TORCH_THREADS = 1
 
 
 @dataclass
@@ -134,7 +137,7 @@ class WidthFitter:
     scheduler, workers, n_threads:
         Where simulations run (see :class:`~hetfit.inference.parallel.SimulationExecutor`).
     torch_threads:
-        torch threads for training and sampling (default: ``min(2, cpu count)``).
+        torch threads for training and sampling (default 1, faster for these networks).
     chunk_size:
         Simulations per stored chunk / worker task.
     sbc_samples:
@@ -175,7 +178,7 @@ class WidthFitter:
         self.scheduler = scheduler
         self.workers = workers
         self.n_threads = n_threads
-        self.torch_threads = torch_threads or min(2, os.cpu_count() or 1)
+        self.torch_threads = torch_threads or DEFAULT_TORCH_THREADS
         self.chunk_size = chunk_size
         self.sbc_samples = int(sbc_samples)
         s = child_seeds(self.seed, 3)
@@ -266,7 +269,7 @@ class WidthFitter:
 
         prior = None if prior is None else coerce_prior(prior)
         post = load_posterior(path, simulator=simulator, prior=prior,
-                              n_threads=torch_threads or min(2, os.cpu_count() or 1))
+                              n_threads=torch_threads or DEFAULT_TORCH_THREADS)
         training = post.metadata.get("training", {})
         fitter = cls(simulator, post.prior, budget=max(1, int(training.get("budget", 1))),
                      seed=int(training.get("root_seed", 0)), n_validation=0,

@@ -58,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=None,
                         help="numba threads per simulation batch (default: all cores)")
     parser.add_argument("--torch-threads", type=int, default=None,
-                        help="torch threads for training (default: min(2, cores))")
+                        help="torch threads for training (default 1: faster for these small networks)")
     parser.add_argument("--method", choices=("npe", "nle", "nre"), default="npe",
                         help="neural estimator (default npe)")
     parser.add_argument("--embedding", choices=("cnn", "fc"), default=None,
