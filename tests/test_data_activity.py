@@ -426,3 +426,23 @@ def test_every_real_mea_recording_loads_and_yields_measures(shared_data):
             m.network_bursts(**kw, bin_ms=50.0, smooth_ms=100.0).rate_hz,
         ]
         assert all(math.isfinite(v) for v in values), (path.name, values)
+
+
+def test_csv_round_trip_keeps_window_and_silent_units(tmp_path):
+    from hetfit.data_adapters.activity import Recording, read_spike_csv
+
+    rec = Recording(times_ms=np.array([210.0, 215.5, 400.25, 900.0]),
+                    unit_index=np.array([0, 2, 0, 2]), unit_ids=("E0", "E1", "I0"),
+                    t_start_ms=200.0, t_stop_ms=1200.0)
+    back = read_spike_csv(rec.to_csv(tmp_path / "r.csv"))
+    assert back.unit_ids == ("E0", "E1", "I0")  # the silent unit E1 survives
+    assert (back.t_start_ms, back.t_stop_ms) == (200.0, 1200.0)
+    np.testing.assert_array_equal(back.times_ms, rec.times_ms)
+    np.testing.assert_array_equal(back.unit_index, rec.unit_index)
+    # an explicit window still wins over the file's
+    assert read_spike_csv(tmp_path / "r.csv", t_stop_ms=1000.0).t_stop_ms == 1000.0
+    # a damaged header line is a clear error
+    text = (tmp_path / "r.csv").read_text().splitlines()
+    (tmp_path / "bad.csv").write_text("\n".join(["# hetfit-recording {not json"] + text[1:]))
+    with pytest.raises(SchemaError, match="malformed"):
+        read_spike_csv(tmp_path / "bad.csv")

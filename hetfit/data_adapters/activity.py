@@ -275,9 +275,17 @@ class Recording:
         return self
 
     def to_csv(self, path: str | os.PathLike) -> Path:
-        """Write ``unit,time_ms`` rows atomically (readable with :func:`read_spike_csv`)."""
+        """Write ``unit,time_ms`` rows atomically (readable with :func:`read_spike_csv`).
+
+        A first comment line ``# hetfit-recording {json}`` keeps what rows alone would lose:
+        the recording window and every unit, silent ones included.
+        """
+        import json
+
         ids = np.asarray(self.unit_ids, dtype=object)[self.unit_index]
-        lines = ["unit,time_ms"]
+        head = {"t_start_ms": float(self.t_start_ms), "t_stop_ms": float(self.t_stop_ms),
+                "units": [str(u) for u in self.unit_ids]}
+        lines = [f"{_CSV_HEADER} {json.dumps(head)}", "unit,time_ms"]
         lines += [f"{u},{t!r}" for u, t in zip(ids, self.times_ms.tolist())]
         return atomic_write_text(path, "\n".join(lines) + "\n")
 
@@ -552,8 +560,9 @@ def read_spike_csv(
     p = existing_file(path, "spike table")
     if sep is None:
         sep = "\t" if p.suffix.lower() in (".tsv", ".tab") else ","
+    head = _csv_header(p)
     try:
-        df = pd.read_csv(p, sep=sep)
+        df = pd.read_csv(p, sep=sep, skiprows=1 if head else 0)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise InputFileError(f"cannot read {p} as a table: {exc}") from exc
     cols = [str(c) for c in df.columns]
@@ -600,7 +609,19 @@ def read_spike_csv(
             )
         dropped["missing unit"] = int(no_unit.sum())
         t, unit_raw = t[~no_unit], unit_raw[~no_unit]
-    ids, inverse = _unit_labels(unit_raw)
+    if head:  # window and unit list (silent units included) written by Recording.to_csv
+        ids = list(head["units"])
+        pos = {u: k for k, u in enumerate(ids)}
+        labels = np.asarray(unit_raw.astype(str))
+        unknown = sorted(set(labels) - set(pos))
+        if unknown:
+            raise SchemaError(f"{p}: unit(s) {unknown[:5]} are not in the file's unit list",
+                              hint="the '# hetfit-recording' line and the rows disagree")
+        inverse = np.array([pos[u] for u in labels], dtype=np.int64)
+        t_start_ms = head["t_start_ms"] if t_start_ms is None else t_start_ms
+        t_stop_ms = head["t_stop_ms"] if t_stop_ms is None else t_stop_ms
+    else:
+        ids, inverse = _unit_labels(unit_raw)
     trains = [t[inverse == k] for k in range(len(ids))]  # file order within each unit
     return _assemble(
         trains, ids, source=str(p), t_start_ms=t_start_ms, t_stop_ms=t_stop_ms,
@@ -608,6 +629,30 @@ def read_spike_csv(
         check_units=check_time_units, dropped=dropped, rows_read=n_rows,
         metadata={"source": str(p), "format": "csv", "time_unit_in_file": time_unit},
     )
+
+
+_CSV_HEADER = "# hetfit-recording"
+
+
+def _csv_header(path: Path) -> dict[str, Any] | None:
+    """The ``# hetfit-recording {json}`` first line of a spike CSV, if present."""
+    import json
+
+    with open(path, "rb") as fh:
+        first = fh.readline(1 << 22).decode("utf-8", errors="replace").strip()
+    if not first.startswith(_CSV_HEADER):
+        return None
+    try:
+        head = json.loads(first[len(_CSV_HEADER):])
+        ok = (isinstance(head.get("units"), list) and float(head["t_stop_ms"])
+              > float(head["t_start_ms"]) >= 0)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        ok = False
+    if not ok:
+        raise SchemaError(f"{path}: malformed '{_CSV_HEADER}' line",
+                          hint="it must hold JSON with t_start_ms, t_stop_ms and units; "
+                               "delete the line to read the rows alone")
+    return head
 
 
 def _unit_labels(values: Any) -> tuple[list[str], np.ndarray]:

@@ -132,6 +132,10 @@ def run(args: argparse.Namespace) -> dict:
         raise ParameterError(f"--seed must be >= 0, got {args.seed}")
     rec = _read_recording(args)
     simulator, prior = problem_from_spec(args.model, recording=rec, n_threads=args.threads)
+    # fail before any simulation or training if the recording cannot be summarized like them
+    check = getattr(simulator, "check_recording", None)
+    if check is not None:
+        check(rec)
     info(f"recording: {rec.n_units} units ({rec.n_active_units} active), {rec.n_spikes} "
          f"spikes, {rec.duration_ms:g} ms")
     out = Path(args.out or "hetfit_fit").expanduser()
