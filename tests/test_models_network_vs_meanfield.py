@@ -1,8 +1,9 @@
 """Spiking networks against their mean fields.
 
-* QIF network (N = 10,000, deterministic Lorentzian quantiles) vs the exact MPR mean field:
-  steady states on both branches of the bistable range and the hysteresis loop.  The low
-  branch carries a known finite-N bias: the quantile sample has no drives beyond
+* QIF network (N = 10,000, deterministic Lorentzian quantiles at the midpoint probabilities
+  (i - 1/2)/N) vs the exact MPR mean field: steady states on both branches of the bistable
+  range (acceptance: within 3 %) and the hysteresis loop.  The low branch carries a known
+  finite-N bias (~ -2 % at N = 10^4): the quantile sample has no drives beyond
   ``+-2 N Delta / pi``, and the missing tail fires fast; the bias is predicted by the
   self-consistent rate of the *sample* and shrinks like N^-1/2 (see benchmarks/RESULTS.md).
 * Izhikevich network (hetfit.models.izhikevich) vs the Gast-Solla-Kennedy mean field:
@@ -83,8 +84,9 @@ def test_qif_network_steady_states_match_mpr_on_both_branches():
         finite_n = _finite_n_rates_hz(e, N_QIF)[0]
         # the network sits on the sample's own fixed point ...
         assert r == pytest.approx(finite_n, rel=0.005), (e, r, finite_n)
-        # ... which is ~4 % below the N -> inf value at N = 10^4 (tail truncation)
-        assert r == pytest.approx(mf, rel=0.05), (e, r, mf)
+        # ... which is ~2 % below the N -> inf value at N = 10^4 (tail truncation);
+        # acceptance: within 3 % of the mean field on both branches
+        assert r == pytest.approx(mf, rel=0.03), (e, r, mf)
         assert r < mf
     # both branches coexist at the same drive
     assert high[2] > 10 * low[1] and high[1] > 10 * low[2]
@@ -157,9 +159,17 @@ def test_izhikevich_network_rate_matches_meanfield_in_asynchronous_regime(delta_
     )
 
     # DESIGN.md single population, strong drive (asynchronous tonic firing), thresholds from
-    # deterministic quantiles of the *untruncated* Lorentzian the mean field assumes.
+    # deterministic quantiles of the Lorentzian the mean field assumes, cut only at the spike
+    # cut-offs v_reset/v_peak = -+1000 mV.  A threshold beyond the spike peak is outside the
+    # model (the mean field takes v_peak -> inf; such neurons have an effective drive
+    # I - k (v_r - v_theta)^2 / 4 far below zero and are silent), and it makes the sub-threshold
+    # step stiff: the midpoint quantiles of N = 10^4 reach -40 +- 2 N Delta_v / pi, i.e.
+    # +-12,700 mV at Delta_v = 2 mV, where k |v_theta - v_r| dt / C > 2 at dt = 0.05 ms and the
+    # two extreme neurons fire spuriously at kHz rates (+8.6 % on the population rate, not
+    # flagged as diverged).  The cut removes 2 Delta_v / (pi 960 mV) <= 0.13 % of the mass.
     pop = IzhikevichPopulation(
-        name="E", n=10_000, v_theta=Heterogeneity(-40.0, delta_v, "lorentzian"),
+        name="E", n=10_000,
+        v_theta=Heterogeneity(-40.0, delta_v, "lorentzian", low=-1000.0, high=1000.0),
         g=15.0, kappa=100.0, I_ext=100.0,
     )
     net = IzhikevichNetwork.single(pop, J=1.0)
