@@ -9,6 +9,7 @@ import pytest
 
 from hetfit.errors import ParameterError
 from hetfit.measures import power_spectrum, rate_spectrum
+from hetfit.measures.spectrum import welch
 from hetfit.measures.spiketrains import flatten_trains
 from hetfit.measures.surrogates import modulated_poisson_trains, poisson_trains
 
@@ -69,3 +70,16 @@ def test_bad_arguments_raise():
         power_spectrum(np.zeros(100), 0.0)
     with pytest.raises(ParameterError, match="NaN"):
         power_spectrum(np.array([1.0, np.nan, 2.0, 3.0, 4.0]), 1.0)
+
+
+@pytest.mark.parametrize("n, nperseg", [(1000, 250), (1001, 250), (999, 333), (64, 64),
+                                        (500, 7), (10, 4)])
+def test_numpy_welch_equals_scipy(n, nperseg):
+    from scipy.signal import welch as scipy_welch
+
+    x = np.random.default_rng(n + nperseg).normal(5.0, 2.0, n)
+    f, p = welch(x, 500.0, nperseg)
+    f_ref, p_ref = scipy_welch(x, fs=500.0, window="hann", nperseg=nperseg,
+                               detrend="constant", scaling="density")
+    np.testing.assert_allclose(f, f_ref, rtol=1e-12)
+    np.testing.assert_allclose(p, p_ref, rtol=1e-10, atol=1e-14)

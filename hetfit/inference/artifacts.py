@@ -12,7 +12,11 @@ A posterior file (``.pt``) is one ``torch.save`` payload written atomically, hol
   method and estimator settings, and the seed.
 
 A JSON sidecar (``<name>.json``) repeats the metadata for humans and tools that should not
-unpickle anything.  :func:`load_posterior` refuses a file made for a different model,
+unpickle anything.  For NPE's mixture density network a numpy sidecar (``<name>.npz``: the
+network weights, prior, summary names, reference summaries, metadata and the SHA-256 of the
+``.pt`` it belongs to) lets :func:`load_posterior` apply the posterior without importing
+torch or sbi; a sidecar that does not match its ``.pt`` (edited, copied from another run) is
+ignored and the ``.pt`` is used.  :func:`load_posterior` refuses a file made for a different model,
 summary version or prior (:class:`~hetfit.errors.IncompatibleArtifactError`, naming what
 differs), so a posterior is never applied to data it cannot describe.
 
@@ -22,6 +26,7 @@ only load posterior files you or your collaborators made.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -31,6 +36,7 @@ from typing import Any
 
 from hetfit._version import __version__
 from hetfit.errors import IncompatibleArtifactError, InputFileError
+from hetfit.inference import mdn_numpy
 from hetfit.inference.posterior import WidthPosterior
 from hetfit.inference.priors import Prior
 from hetfit.io import atomic_write_bytes, atomic_write_json, existing_file, to_jsonable
@@ -67,14 +73,21 @@ def sidecar_path(path: str | os.PathLike) -> Path:
     return p.with_name(p.name + ".json") if p.suffix != ".pt" else p.with_suffix(".json")
 
 
+def numpy_sidecar_path(path: str | os.PathLike) -> Path:
+    p = Path(path)
+    return p.with_name(p.name + ".npz") if p.suffix != ".pt" else p.with_suffix(".npz")
+
+
 def save_posterior(posterior: WidthPosterior, path: str | os.PathLike) -> Path:
     """Write ``posterior`` (with its metadata) to ``path`` atomically; returns the path.
 
-    Also writes the JSON sidecar next to it.
+    Also writes the JSON sidecar next to it, and the numpy sidecar for mixture density
+    networks.
     """
     import torch
 
     path = Path(path).expanduser()
+    mdn = posterior.numpy_mdn
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -85,10 +98,20 @@ def save_posterior(posterior: WidthPosterior, path: str | os.PathLike) -> Path:
         "estimator": posterior.estimator,
         "reference_x": posterior.reference_x,
         "space": posterior.space,
+        "numpy_mdn": None if mdn is None else mdn.to_arrays(),
     }
     buf = io.BytesIO()
     torch.save(payload, buf)
     atomic_write_bytes(path, buf.getvalue())
+    npz = numpy_sidecar_path(path)
+    if mdn is not None:
+        header = {"pt_sha256": hashlib.sha256(buf.getvalue()).hexdigest(),
+                  "metadata": posterior.metadata, "prior": posterior.prior.to_dict(),
+                  "summary_names": list(posterior.summary_names),
+                  "method": posterior.method, "space": posterior.space}
+        atomic_write_bytes(npz, mdn_numpy.pack(mdn, to_jsonable(header), posterior.reference_x))
+    elif npz.exists():
+        npz.unlink()  # a stale sidecar of an earlier posterior at this path
     atomic_write_json(sidecar_path(path), {"format": FORMAT, "format_version": FORMAT_VERSION,
                                            "method": posterior.method,
                                            "metadata": posterior.metadata})
@@ -155,10 +178,16 @@ def load_posterior(path: str | os.PathLike, simulator: Any = None,
         :class:`~hetfit.errors.IncompatibleArtifactError` is raised.
     n_threads:
         torch threads used when sampling.
+
+    A mixture-density posterior with a matching numpy sidecar is loaded without torch.
     """
+    p = existing_file(path, "posterior file")
+    fast = _load_numpy(p, n_threads)
+    if fast is not None:
+        check_compatible(fast.metadata, simulator, prior, source=f"posterior {p.name}")
+        return fast
     import torch
 
-    p = existing_file(path, "posterior file")
     try:
         payload = torch.load(p, map_location="cpu", weights_only=False)
     except Exception as exc:
@@ -175,10 +204,35 @@ def load_posterior(path: str | os.PathLike, simulator: Any = None,
     meta = dict(payload.get("metadata") or {})
     check_compatible(meta, simulator, prior, source=f"posterior {p.name}")
     post_prior = Prior.from_dict(payload["prior"])
+    arrays = payload.get("numpy_mdn")
     return WidthPosterior(payload["estimator"], post_prior, payload["summary_names"],
                           method=payload.get("method", "npe"), metadata=meta,
                           reference_x=payload.get("reference_x"), n_threads=n_threads,
-                          space=payload.get("space", "unbounded"))
+                          space=payload.get("space", "unbounded"),
+                          numpy_mdn=None if arrays is None else
+                          mdn_numpy.NumpyMDN.from_arrays(arrays))
+
+
+def _load_numpy(pt: Path, n_threads: int | None) -> WidthPosterior | None:
+    """The posterior from its numpy sidecar, or ``None`` (no sidecar, unreadable, or made
+    for different ``.pt`` bytes)."""
+    import numpy as np
+
+    npz = numpy_sidecar_path(pt)
+    if not npz.is_file():
+        return None
+    try:
+        with np.load(npz, allow_pickle=False) as data:
+            mdn, head, ref = mdn_numpy.unpack(data)
+        if head.get("pt_sha256") != hashlib.sha256(pt.read_bytes()).hexdigest():
+            return None
+        return WidthPosterior(None, Prior.from_dict(head["prior"]), head["summary_names"],
+                              method=head.get("method", "npe"),
+                              metadata=dict(head.get("metadata") or {}), reference_x=ref,
+                              n_threads=n_threads, space=head.get("space", "unbounded"),
+                              numpy_mdn=mdn)
+    except Exception:  # the .pt is authoritative: fall back to it
+        return None
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:

@@ -6,8 +6,14 @@
 It is amortized: one trained object is applied to any number of observations, each in
 milliseconds (NPE) — no retraining.
 
-Sampling is reproducible: every call takes a ``seed`` and runs under a forked torch/numpy
-RNG state, so it neither depends on nor disturbs global random state.
+NPE's default mixture density network is sampled in numpy
+(:class:`~hetfit.inference.mdn_numpy.NumpyMDN`), freshly trained or loaded, so a saved
+posterior applies without importing torch or sbi and gives the same numbers either way.
+Other estimators (flows, NLE/NRE with MCMC) sample through sbi.
+
+Sampling is reproducible: every call takes a ``seed``; the numpy path draws from its own
+``numpy.random.Generator``, the torch path runs under a forked torch/numpy RNG state, so
+neither depends on nor disturbs global random state.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from hetfit.errors import InsufficientDataError, ParameterError
+from hetfit.inference.mdn_numpy import NumpyMDN, rejection_sample
 from hetfit.inference.priors import Prior
 from hetfit.seeding import SeedLike, as_generator
 
@@ -118,7 +125,8 @@ class WidthPosterior:
     Parameters
     ----------
     estimator:
-        The ``sbi`` posterior object (trained on the prior's unbounded parameters).
+        The ``sbi`` posterior object (trained in the prior's ``space``); ``None`` when only
+        the numpy form ``numpy_mdn`` was loaded.
     prior:
         The :class:`Prior` it was trained under.
     summary_names:
@@ -137,13 +145,22 @@ class WidthPosterior:
     space:
         Training space of the estimator (``"box"`` or ``"unbounded"``, see
         :mod:`hetfit.inference.priors`).
+    numpy_mdn:
+        numpy copy of a mixture density network; derived from ``estimator`` when omitted
+        (``None`` for estimators it cannot reproduce).
     """
 
     def __init__(self, estimator: Any, prior: Prior, summary_names: Sequence[str],
                  method: str = "npe", metadata: dict[str, Any] | None = None,
                  reference_x: np.ndarray | None = None,
-                 n_threads: int | None = None, space: str = "box") -> None:
+                 n_threads: int | None = None, space: str = "box",
+                 numpy_mdn: NumpyMDN | None = None) -> None:
+        if estimator is None and numpy_mdn is None:
+            raise ParameterError("a posterior needs an sbi estimator or a numpy MDN")
+        if numpy_mdn is None and method == "npe":
+            numpy_mdn = NumpyMDN.from_sbi(estimator)
         self.estimator = estimator
+        self.numpy_mdn = numpy_mdn
         self.prior = prior
         self.summary_names = tuple(summary_names)
         self.method = method
@@ -201,12 +218,24 @@ class WidthPosterior:
         xa = self.check_x(xs)
         if int(n) != n or n < 1:
             raise ParameterError(f"number of posterior samples must be >= 1, got {n}")
+        if self.numpy_mdn is not None:
+            low, high = self.space_bounds()
+            u = rejection_sample(self.numpy_mdn, xa, int(n), as_generator(seed), low, high)
+            return self.prior.from_space(u, self.space)
         with torch_context(seed, self.n_threads) as torch, torch.no_grad(), \
                 warnings.catch_warnings():
             # sbi lowers its internal batch size for memory; nothing for the user to do
             warnings.filterwarnings("ignore", message=".*max_sampling_batch_size.*")
             u = self._sample_u(torch, xa, int(n))
         return self.prior.from_space(u, self.space)
+
+    def space_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """The prior's support in the training space (infinite when ``"unbounded"``)."""
+        if self.space == "unbounded":
+            inf = np.full(self.prior.dim, np.inf)
+            return -inf, inf
+        z = np.array([p.z_bounds for p in self.prior.parameters], dtype=np.float64)
+        return z[:, 0], z[:, 1]
 
     def summarize(self, x: Any, n: int = 4000, seed: SeedLike = 0, level: float = 0.9
                   ) -> PosteriorSummary:

@@ -3,7 +3,9 @@
 The population rate ``r(t)`` (Hz per unit, bins of ``bin_ms``, see
 :func:`hetfit.measures.rates.population_rate`) is split into Hann-windowed segments of
 ``segment_ms`` overlapping by half, each mean-removed, and their periodograms averaged
-(``scipy.signal.welch``, density scaling).  The power spectral density is in Hz^2/Hz; its
+(Welch's method with density scaling, as ``scipy.signal.welch`` with its defaults; computed
+here with numpy because importing ``scipy.signal`` costs ~1 s, most of applying a saved
+posterior to a recording; the tests check it against scipy).  The power spectral density is in Hz^2/Hz; its
 frequency resolution is ``1000 / segment_ms`` Hz and it reaches up to the Nyquist frequency
 ``500 / bin_ms`` Hz.
 
@@ -58,6 +60,28 @@ class Spectrum:
     peak_to_mean: float
 
 
+def welch(x: np.ndarray, fs: float, nperseg: int) -> tuple[np.ndarray, np.ndarray]:
+    """One-sided Welch PSD: periodic Hann window, half overlap, constant detrend per
+    segment, density scaling, mean over segments (``scipy.signal.welch`` defaults).
+
+    Returns frequencies (unit of ``fs``) and the PSD (signal unit^2 per unit of ``fs``).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    step = nperseg - nperseg // 2
+    n_seg = (x.size - nperseg) // step + 1
+    win = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(nperseg) / nperseg)
+    idx = np.arange(n_seg)[:, None] * step + np.arange(nperseg)[None, :]
+    seg = x[idx]
+    seg = (seg - seg.mean(axis=1, keepdims=True)) * win
+    p = np.abs(np.fft.rfft(seg, axis=1)) ** 2
+    p = p.mean(axis=0) / (fs * float(np.sum(win**2)))
+    if nperseg % 2:
+        p[1:] *= 2.0
+    else:
+        p[1:-1] *= 2.0
+    return np.fft.rfftfreq(nperseg, 1.0 / fs), p
+
+
 def power_spectrum(
     signal: Any,
     dt_ms: float,
@@ -96,11 +120,8 @@ def power_spectrum(
     nan = math.nan
     if x.size < 4:
         return Spectrum(np.empty(0), np.empty(0), nan, nan, nan, nan)
-    from scipy.signal import welch
-
     nperseg = int(min(x.size, max(4, round(segment_ms / dt_ms))))
-    f, p = welch(x, fs=fs, window="hann", nperseg=nperseg, detrend="constant",
-                 scaling="density")
+    f, p = welch(x, fs, nperseg)
     band = (f >= min_freq_hz) & (f <= hi)
     if not np.any(band):
         return Spectrum(f, p, nan, nan, nan, nan)
