@@ -18,8 +18,8 @@ tail of strongly driven, fast-firing neurons dominates the rate of the low-activ
 Both grids converge like N^-1/2 there, the midpoint one with a ~2.4x smaller error.
 Measured with the QIF network of benchmarks/validate_meanfield_qif.py (tau 10 ms, Delta 1,
 J 15, N = 10^4), the low-branch rate error against the exact mean field drops from -3.6 ... -4.8 % with
-``i/(N + 1)`` to under 2 % with midpoint probabilities (high branch: under 1 %); see
-benchmarks/RESULTS.md.  The same grid is used for every family.
+``i/(N + 1)`` to -1.8 ... -2.2 % with midpoint probabilities (high branch: -0.3 ... -1.0 %);
+see benchmarks/RESULTS.md.  The same grid is used for every family.
 Truncation to ``[low, high]`` is applied by rejection for random draws and by restricting the
 quantile grid to the allowed probability mass for quantiles
 (``p_i = p_lo + (p_hi - p_lo)(i - 1/2)/N``), so both give the truncated distribution (not
