@@ -503,6 +503,33 @@ def cutoffs(pop: IzhikevichPopulation, dt_ms: float, cutoff_fraction: float) -> 
     return v_mid + span, v_mid - span
 
 
+def _check_step_stability(pop: IzhikevichPopulation, v_theta: np.ndarray, dt_ms: float) -> None:
+    """Refuse thresholds so far from ``v_r`` that the Euler step overshoots the resting state.
+
+    Near rest the linearized membrane relaxes at ``k |v_theta - v_r| / C`` per ms; when
+    ``dt`` times that rate reaches 1 the Euler update jumps past the fixed point, and from
+    about 2 it oscillates with growing amplitude until the neuron "spikes" — a spurious
+    kHz firing that no divergence check sees (``v`` stays bounded by the reset).  Untruncated
+    Lorentzian thresholds put a few neurons there (at N = 10^4, Delta_v = 2 mV the extreme
+    quantiles lie ~12,700 mV from the centre), so they must be truncated to a physical range.
+    """
+    if v_theta.size == 0:
+        return
+    dist = float(np.max(np.abs(v_theta - pop.v_r)))
+    ratio = pop.k * dist * dt_ms / pop.C
+    if ratio >= 1.0:
+        n_bad = int(np.sum(pop.k * np.abs(v_theta - pop.v_r) * dt_ms / pop.C >= 1.0))
+        limit = pop.C / (pop.k * dt_ms)
+        raise ParameterError(
+            f"population {pop.name!r}: {n_bad} neuron(s) have thresholds up to "
+            f"{dist:.0f} mV from v_r, too far for dt = {dt_ms:g} ms (k|v_theta - v_r| dt / C "
+            f"= {ratio:.2f} >= 1: the Euler step would overshoot their resting state and make "
+            "them fire spuriously)",
+            hint=f"truncate the threshold distribution to within {limit:.0f} mV of v_r "
+            "(e.g. Heterogeneity(center, width, low=..., high=...)), or lower dt_ms",
+        )
+
+
 def compile_set(net: IzhikevichNetwork, seed: SeedLike, grid: Grid,
                 cutoff_fraction: float = 0.1) -> CompiledSet:
     """Draw every per-neuron value and the graph of one simulation from ``seed``."""
@@ -517,6 +544,7 @@ def compile_set(net: IzhikevichNetwork, seed: SeedLike, grid: Grid,
         smp = pop.sample(int(ps))
         samples[pop.name] = smp
         vt, eta = smp["v_theta"], smp["eta"]
+        _check_step_stability(pop, vt, grid.dt_ms)
         if np.any(smp["g"] < 0):
             raise ParameterError(f"population {pop.name!r}: sampled g values below 0")
         B0.append(-pop.k * (pop.v_r + vt))
