@@ -42,11 +42,17 @@ from hetfit.models.presets import gast2023_ei
 # dt = 0.05 ms and the extreme neurons fire spuriously at kHz rates (+8.6 % on the population
 # rate at 100 pA, +104 % at 30 pA).  The cut removes 2 Delta_v / (pi 960 mV) <= 0.13 % of
 # the mass.
+# For the FS population (C 20 pF, k 1 nS/mV) the Euler step's stability limit
+# |v_theta - v_r| < 2 C / (k dt) = 800 mV at dt = 0.05 ms is tighter than that (hetfit refuses
+# thresholds beyond it); its cut is 95 % of that limit around v_r (removes <= 0.09 % of the mass).
 FULL_CUT_MV = 1000.0
 
 
-def full_lorentzian(delta_v: float) -> Heterogeneity:
-    return Heterogeneity(-40.0, delta_v, "lorentzian", low=-FULL_CUT_MV, high=FULL_CUT_MV)
+def full_lorentzian(delta_v: float, v_r: float = -60.0, C: float = 100.0, k: float = 0.7,
+                    dt_ms: float = 0.05) -> Heterogeneity:
+    reach = 0.95 * 2.0 * C / (k * dt_ms)
+    low, high = max(-FULL_CUT_MV, v_r - reach), min(FULL_CUT_MV, v_r + reach)
+    return Heterogeneity(-40.0, delta_v, "lorentzian", low=low, high=high)
 
 
 def single_pop_table(n: int) -> list[dict]:
@@ -113,7 +119,8 @@ def ei_hysteresis(n: int, hold_ms: float) -> list[dict]:
         # the preset truncates thresholds to [v_r, 2 v_theta - v_r]; also run the full
         # Lorentzian the mean field assumes
         full = net.replace_population("E", v_theta=full_lorentzian(de)).replace_population(
-            "I", v_theta=full_lorentzian(1.0)
+            "I", v_theta=full_lorentzian(1.0, v_r=net.population("I").v_r,
+                                         C=net.population("I").C, k=net.population("I").k)
         )
         T = warm + hold_ms * seq.size
         r_nets = {}

@@ -281,12 +281,14 @@ def test_thresholds_too_far_from_rest_for_the_step_are_refused():
     # Untruncated Lorentzian thresholds: at N = 10^4, Delta_v = 2 mV the extreme quantiles lie
     # ~12,700 mV from the centre, where k|v_theta - v_r| dt / C = 0.7 * 12,700 * 0.05 / 100
     # = 4.4 > 2: the Euler step around rest is unstable and those neurons would fire at kHz.
+    # (Without the check: measured 1.8 kHz with the exact method, 10 kHz with Euler, for one
+    # such neuron at 50 pA.)
     wide = Heterogeneity(center=VT, width=2.0, family="lorentzian")
     with pytest.raises(ParameterError, match=r"too far for dt = 0.05 ms") as err:
         simulate_izhikevich(_pop(n=10_000, v_theta=wide, I_ext=50.0), 10.0, 0.05, seed=0)
     assert "truncate" in err.value.hint
     # the same thresholds cut at the spike cut-offs are fine (|v_theta - v_r| <= 1060 mV:
-    # ratio 0.37), and so is the bound itself: neurons right below it relax monotonically
+    # ratio 0.37)
     cut = Heterogeneity(center=VT, width=2.0, family="lorentzian", low=-1000.0, high=1000.0)
     res = simulate_izhikevich(_pop(n=10_000, v_theta=cut, I_ext=50.0), 10.0, 0.05, seed=0,
                               record_spikes=False)
