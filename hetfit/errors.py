@@ -8,6 +8,10 @@ line and exits with code 2; ``--debug`` shows the traceback.  Messages say what 
 
 from __future__ import annotations
 
+import contextlib
+import re
+from collections.abc import Iterable, Iterator
+
 
 class HetfitError(Exception):
     """Base class for errors caused by input the user can fix.
@@ -55,6 +59,11 @@ class SimulationError(HetfitError):
     """A simulation diverged or produced invalid output in a way that cannot be flagged and dropped."""
 
 
+class ClusterError(HetfitError):
+    """Where simulations run (a Dask scheduler or its workers, local worker processes) failed,
+    vanished or cannot be reached; what is already stored is kept and a rerun resumes."""
+
+
 class MissingDependencyError(HetfitError):
     """An optional extra is needed for this feature."""
 
@@ -73,3 +82,42 @@ def require(module: str, extra: str, feature: str):
         return importlib.import_module(module)
     except ImportError as exc:  # pragma: no cover - depends on environment
         raise MissingDependencyError(module.split(".")[0], extra, feature) from exc
+
+
+# -- hints in the words of the interface in use ----------------------------------------------
+# A hint that names a Python keyword (``nan_policy='drop'``) is no help on the command line,
+# and one that names a flag the running command lacks is worse.  While a CLI command runs,
+# main() sets the command's flags here and hints are built with :func:`option`.
+_CLI_FLAGS: frozenset[str] | None = None
+_FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
+
+
+@contextlib.contextmanager
+def cli_hints(flags: Iterable[str]) -> Iterator[None]:
+    """Within this block hints built with :func:`option` name these command-line flags."""
+    global _CLI_FLAGS
+    previous = _CLI_FLAGS
+    _CLI_FLAGS = frozenset(flags)
+    try:
+        yield
+    finally:
+        _CLI_FLAGS = previous
+
+
+def in_cli() -> bool:
+    """True while a ``hetfit`` command runs (hints should name flags, not keywords)."""
+    return _CLI_FLAGS is not None
+
+
+def option(api: str, cli: str, other: str = "") -> str:
+    """The part of a hint that says how to set an option.
+
+    ``api`` (Python keywords) in library use; ``cli`` while a command runs, unless it names a
+    ``--flag`` the running command does not have: then ``other`` (default: nothing), so that
+    no hint ever names an option the user cannot pass.
+    """
+    if _CLI_FLAGS is None:
+        return api
+    if all(f in _CLI_FLAGS for f in _FLAG.findall(cli)):
+        return cli
+    return other

@@ -79,7 +79,7 @@ def test_bad_recordings_give_one_line_errors(tmp_path, capsys, case, fragment):
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("hetfit fit: error:"), err
     assert any(f in lines[0].lower() for f in fragment.split("|")), lines[0]
-    assert not (tmp_path / "o" / "posterior.pt").exists()
+    assert not (tmp_path / "o").exists()  # nothing is created before the input is checked
 
 
 def test_bad_arguments_are_one_line_errors(tmp_path, capsys):
@@ -120,7 +120,7 @@ def test_fit_end_to_end_then_reuse_and_refuse(tmp_path, capsys):
     assert res["training"]["n_used"] + res["training"]["n_excluded"] == 300
     assert set(res["calibration"]["sbc"]["ks_pvalue"]) == set(params)
     assert "plausible" in res["checks"]["misspecification"]
-    post = tmp_path / "fit" / "posterior.pt"
+    post = tmp_path / "fit" / "posterior.npz"
     assert res["artifacts"]["posterior"] == str(post) and post.exists()
     assert (tmp_path / "fit" / "posterior.json").exists()
     assert json.loads((tmp_path / "fit" / "result.json").read_text())["trained_now"]

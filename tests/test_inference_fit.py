@@ -32,7 +32,7 @@ def fitted(tmp_path_factory):
     fitter = WidthFitter(TOY, PRIOR, budget=1500, seed=3, store=tmp / "sims",
                          n_validation=300, estimator=SMALL, torch_threads=1, sbc_samples=100,
                          chunk_size=250)
-    result = fitter.fit(posterior_path=tmp / "posterior.pt")
+    result = fitter.fit(posterior_path=tmp / "posterior.npz")
     return fitter, result, tmp
 
 
@@ -131,12 +131,16 @@ def test_loading_refuses_mismatched_model_prior_or_file(fitted, tmp_path):
     with pytest.raises(IncompatibleArtifactError, match="parameters"):
         load_posterior(path, simulator=GaussianToy(param_names=("a", "c"), sigma=0.1,
                                                    fail_prob=0.05))
-    bad = tmp_path / "bad.pt"
-    bad.write_bytes(b"not a torch file")
-    with pytest.raises(InputFileError, match="cannot read posterior"):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a posterior file")
+    with pytest.raises(IncompatibleArtifactError, match="not a hetfit posterior file"):
         load_posterior(bad)
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(path.read_bytes()[:2000])
+    with pytest.raises(InputFileError, match="damaged"):
+        load_posterior(truncated)
     with pytest.raises(InputFileError, match="not found"):
-        load_posterior(tmp_path / "missing.pt")
+        load_posterior(tmp_path / "missing.npz")
 
 
 def test_training_is_reproducible_and_needs_enough_valid_simulations():

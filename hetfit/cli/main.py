@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 
 from hetfit._version import __version__
 from hetfit.cli.commands import COMMANDS
-from hetfit.errors import HetfitError
+from hetfit.errors import HetfitError, cli_hints
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -70,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
             parents=[common],
         )
         mod.add_arguments(p)
-        p.set_defaults(_module=mod)
+        # the command's flags, so that error hints name only flags it has (errors.option)
+        p.set_defaults(_module=mod,
+                       _flags=tuple(s for a in p._actions for s in a.option_strings))
     return parser
 
 
@@ -96,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     real_stdout = sys.stdout
     t0 = time.perf_counter()
     try:
-        with contextlib.redirect_stdout(sys.stderr):
+        with contextlib.redirect_stdout(sys.stderr), cli_hints(args._flags):
             result = mod.run(args)
     except HetfitError as exc:
         if debug:

@@ -20,13 +20,21 @@ What every reader checks, and what it does (each outcome is counted in ``recordi
   But times that *decrease within one unit* mean a corrupt or mis-assembled file (typically
   trials concatenated with times restarting at 0, or a wrong column), so they are an error
   unless ``sort=True``, which sorts them and counts the out-of-order spikes.
-* **Equal times within a unit** (e.g. files stored with a coarse time resolution) are kept and
-  counted in the report's notes.
+* **Equal times within a unit**: a spike at exactly the time of the previous spike of its
+  unit is either a duplicated row or a time stored at a coarse resolution (public MEA files
+  have a few per cent of them); the data cannot tell which.  They are kept by default
+  (``duplicates="keep"``) and counted with their units in ``report.changed``;
+  ``duplicates="drop"`` drops and counts them.
 * **Wrong time units**: a unit firing faster than 1000 Hz on average (one spike per ms) means
   seconds were read as ms; a recording longer than a day in which no unit exceeds 0.1 Hz, or
   one with >= 100 intervals none of which is shorter than 1 s, means ms were read as s.
-  Either is an error naming the likely fix; ``check_time_units=False`` skips the check.
+  Either is an error naming the likely fix; ``check_time_units=False`` skips the check and
+  ``check_time_units="warn"`` keeps its diagnosis as a report note instead (a sparse
+  recording can be right and still look like a mix-up).
 * **Spikes outside an explicit window** ``[t_start_ms, t_stop_ms)`` are dropped and counted.
+
+Every drop reason (and every kept-but-changed count) lists its first few unit ids in
+``report.examples``; :meth:`ReadReport.lines` renders it all for a human summary.
 * **Empty recordings** and recordings with spikes from fewer than ``min_units`` units
   (default 2: network measures need pairs) raise :class:`~hetfit.errors.InsufficientDataError`.
 
@@ -53,12 +61,22 @@ from hetfit.errors import (
     ParameterError,
     SchemaError,
     SimulationError,
+    option,
     require,
 )
 from hetfit.io import atomic_write_text, existing_file
 
 NanPolicy = Literal["raise", "drop"]
+DuplicatePolicy = Literal["keep", "drop"]
+TimeUnitCheck = bool | Literal["warn"]
 _TIME_FACTORS = {"s": 1e3, "ms": 1.0}
+N_EXAMPLES = 5  # unit ids listed per reason in a ReadReport
+SAME_TIME = "spike(s) at the same time as the previous spike of their unit"
+
+
+def _first_units(unit_ids: Sequence[str], counts: Any) -> tuple[str, ...]:
+    """The first few units with a nonzero count (for a report's examples)."""
+    return tuple(str(u) for u, c in zip(unit_ids, counts) if c)[:N_EXAMPLES]
 
 
 @dataclass(frozen=True)
@@ -74,7 +92,13 @@ class ReadReport:
     dropped:
         Reason -> number of rows dropped for it.
     notes:
-        Other facts worth knowing (sorting done, duplicate times, window extended ...).
+        Other facts worth knowing (sorting done, window extended, how the file was read ...).
+    changed:
+        Reason -> number of spikes kept but worth knowing about (e.g. spikes at the same
+        time as the previous spike of their unit).
+    examples:
+        Reason (of ``dropped`` or ``changed``) -> the first few unit ids concerned (or
+        ``row N`` for rows without a unit).
     """
 
     source: str
@@ -83,6 +107,8 @@ class ReadReport:
     rows_dropped: int
     dropped: dict[str, int] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    changed: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def summary(self) -> str:
         """One line: ``read N, kept K, dropped D (reason: n, ...)``."""
@@ -90,6 +116,44 @@ class ReadReport:
         if self.dropped:
             text += " (" + ", ".join(f"{k}: {v}" for k, v in self.dropped.items()) + ")"
         return text
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain form (JSON output of ``hetfit fit``; :func:`read_report_lines` reads it)."""
+        return {
+            "source": self.source,
+            "rows_read": int(self.rows_read),
+            "rows_kept": int(self.rows_kept),
+            "rows_dropped": int(self.rows_dropped),
+            "dropped": {k: int(v) for k, v in self.dropped.items()},
+            "changed": {k: int(v) for k, v in self.changed.items()},
+            "examples": {k: list(v) for k, v in self.examples.items()},
+            "notes": list(self.notes),
+        }
+
+    def lines(self) -> list[str]:
+        """Human-readable lines: what was read, kept, dropped and changed, and the notes."""
+        return read_report_lines(self.to_dict())
+
+
+def read_report_lines(report: dict[str, Any] | None, what: str = "spikes") -> list[str]:
+    """Human lines for a :meth:`ReadReport.to_dict` (as stored in a JSON result): rows read,
+    kept and dropped, each reason with its count and first units, and the notes."""
+    if not report:
+        return []
+    ex = report.get("examples") or {}
+
+    def shown(reason: str, n: int) -> str:
+        ids = [str(i) for i in ex.get(reason) or []]
+        if not ids:
+            return ""
+        return f" ({', '.join(ids)}{', ...' if n > len(ids) else ''})"
+
+    lines = [f"{report.get('source', 'recording')}: {report.get('rows_read', 0)} {what} read, "
+             f"{report.get('rows_kept', 0)} kept, {report.get('rows_dropped', 0)} dropped"]
+    lines += [f"  dropped {n}: {k}{shown(k, n)}" for k, n in (report.get("dropped") or {}).items()]
+    lines += [f"  {n} {k}{shown(k, n)}" for k, n in (report.get("changed") or {}).items()]
+    lines += [f"  note: {n}" for n in report.get("notes") or []]
+    return lines
 
 
 @dataclass(frozen=True)
@@ -239,7 +303,7 @@ class Recording:
             "duration_s": self.duration_ms / 1e3,
             "mean_rate_hz": float(rates.mean()),
             "max_rate_hz": float(rates.max()),
-            "report": self.report,
+            "report": self.report.to_dict() if self.report else None,
         }
 
     # -- derived recordings -----------------------------------------------------------
@@ -253,9 +317,21 @@ class Recording:
                 f"[{self.t_start_ms}, {self.t_stop_ms}) ms"
             )
         a, b = np.searchsorted(self.times_ms, [lo, hi], side="left")
+        report = self.report
+        left_out = self.n_spikes - (b - a)
+        if report is not None and left_out:  # the report says what the analysis leaves out
+            reason = f"outside the analysed window [{lo:g}, {hi:g}) ms"
+            outside = np.r_[self.unit_index[:a], self.unit_index[b:]]
+            counts = np.bincount(outside, minlength=self.n_units)
+            report = replace(
+                report, rows_kept=report.rows_kept - left_out,
+                rows_dropped=report.rows_dropped + left_out,
+                dropped={**report.dropped, reason: report.dropped.get(reason, 0) + left_out},
+                examples={**report.examples, reason: _first_units(self.unit_ids, counts)},
+            )
         return replace(
             self, times_ms=self.times_ms[a:b], unit_index=self.unit_index[a:b],
-            t_start_ms=lo, t_stop_ms=hi,
+            t_start_ms=lo, t_stop_ms=hi, report=report,
         )
 
     def require(self, min_units: int = 2, min_spikes: int = 1) -> Recording:
@@ -270,7 +346,8 @@ class Recording:
             raise InsufficientDataError(
                 f"the recording has spikes from {self.n_active_units} unit(s){where}; "
                 f"network measures need at least {min_units}",
-                hint="record more units, or pass min_units=1 to read it anyway",
+                hint="record more units" + option(", or pass min_units=1 to read it anyway",
+                                                  ""),
             )
         return self
 
@@ -356,41 +433,59 @@ class Recording:
 # ---------------------------------------------------------------------------------------
 
 
-def check_time_units(recording: Recording) -> None:
-    """Raise SchemaError when the spike times look like the wrong unit (see module docstring)."""
+def check_time_units(recording: Recording, *, raise_error: bool = True) -> str | None:
+    """Raise SchemaError when the spike times look like the wrong unit (see module docstring).
+
+    With ``raise_error=False`` the diagnosis is returned instead (``None`` when the times look
+    plausible), for callers that record it rather than stop.
+    """
     rec = recording
     if rec.n_spikes == 0:
-        return
+        return None
     counts = rec.spike_counts()
     rates = counts / (rec.duration_ms / 1e3)
     busy = counts >= 10
     source = rec.report.source if rec.report else "the recording"
+    csv = rec.metadata.get("format") == "csv"  # only a CSV's time unit is the user's choice
+
+    def fail(message: str, unit: str) -> str:
+        if not raise_error:
+            return message
+        confirm = "(or check_time_units=False if the times are right)"
+        if unit == "s":
+            hint = option(f"pass time_unit='s' {confirm}",
+                          "pass --time-unit s (or --no-time-unit-check if the times are right)"
+                          if csv else "check the time unit the file was written with (or "
+                          "pass --no-time-unit-check if the times are right)")
+        else:
+            hint = option(f"pass time_unit='ms' {confirm}",
+                          "pass --time-unit ms (or, if the times really are in seconds, "
+                          "--no-time-unit-check)" if csv else "check the time unit the file "
+                          "was written with (or, if the times are right, pass "
+                          "--no-time-unit-check)")
+        raise SchemaError(message, hint=hint)
+
     if np.any(busy) and rates[busy].max() > 1000.0:
         u = int(np.flatnonzero(busy)[np.argmax(rates[busy])])
-        raise SchemaError(
+        return fail(
             f"unit {rec.unit_ids[u]} of {source} fires {rates[u]:.0f} Hz on average over "
             f"{rec.duration_ms:g} ms, faster than one spike per ms: the times are probably in "
-            "seconds but were read as milliseconds",
-            hint="pass time_unit='s' (or check_time_units=False if the times are right)",
-        )
+            "seconds but were read as milliseconds", "s")
     day_ms = 86_400_000.0
     if rec.duration_ms > day_ms and rates.max() < 0.1:
-        raise SchemaError(
+        return fail(
             f"{source} lasts {rec.duration_ms / day_ms:.1f} days and no unit fires faster than "
-            "0.1 Hz: the times are probably in milliseconds but were read as seconds",
-            hint="pass time_unit='ms' (or check_time_units=False if the times are right)",
-        )
+            "0.1 Hz: the times are probably in milliseconds but were read as seconds", "ms")
     isi = np.diff(rec.times_ms[np.argsort(rec.unit_index, kind="stable")])
     same_unit = np.diff(np.sort(rec.unit_index, kind="stable")) == 0
     isi = isi[same_unit]
     positive = isi[isi > 0]
     if isi.size >= 100 and positive.size and positive.min() > 1000.0:
-        raise SchemaError(
+        return fail(
             f"none of the {isi.size} inter-spike intervals of {source} is shorter than "
             f"{positive.min() / 1e3:.1f} s: the times are probably in milliseconds but were "
-            "read as seconds",
-            hint="pass time_unit='ms' (or check_time_units=False if the times are right)",
-        )
+            "read as seconds", "ms")
+    return None
 
 
 def _assemble(
@@ -404,28 +499,45 @@ def _assemble(
     nan_policy: NanPolicy,
     sort: bool,
     min_units: int,
-    check_units: bool,
+    check_units: TimeUnitCheck,
     metadata: dict[str, Any],
+    duplicates: DuplicatePolicy = "keep",
     dropped: dict[str, int] | None = None,
     notes: list[str] | None = None,
     rows_read: int | None = None,
+    examples: dict[str, tuple[str, ...]] | None = None,
 ) -> Recording:
     """Validate per-unit trains (ms, file order) and build a Recording with its report."""
     if nan_policy not in ("raise", "drop"):
         raise ParameterError(f"nan_policy must be 'raise' or 'drop', got {nan_policy!r}")
+    if duplicates not in ("keep", "drop"):
+        raise ParameterError(f"duplicates must be 'keep' or 'drop', got {duplicates!r}")
+    if check_units not in (True, False, "warn"):
+        raise ParameterError(
+            f"check_time_units must be True, False or 'warn', got {check_units!r}")
     dropped = dict(dropped or {})
+    examples = dict(examples or {})
+    changed: dict[str, int] = {}
     notes = list(notes or [])
     n_read = int(sum(a.size for a in trains)) if rows_read is None else int(rows_read)
+
+    def count(into: dict[str, int], reason: str, per_unit: list[int]) -> None:
+        into[reason] = into.get(reason, 0) + int(sum(per_unit))
+        examples[reason] = _first_units(unit_ids, per_unit)
+
     # NaN / infinite times
-    n_bad = sum(int(np.count_nonzero(~np.isfinite(a))) for a in trains)
+    bad = [int(np.count_nonzero(~np.isfinite(a))) for a in trains]
+    n_bad = sum(bad)
     if n_bad:
         if nan_policy == "raise":
             raise SchemaError(
                 f"{n_bad} spike time(s) in {source} are NaN or infinite",
-                hint="fix the file, or pass nan_policy='drop' to drop and count them",
+                hint="fix the file, or " + option(
+                    "pass nan_policy='drop' to drop and count them",
+                    "pass --nan-policy drop to drop and count them", "drop those rows"),
             )
         trains = [a[np.isfinite(a)] for a in trains]
-        dropped["NaN or infinite time"] = dropped.get("NaN or infinite time", 0) + n_bad
+        count(dropped, "NaN or infinite time", bad)
     # negative times
     n_neg = sum(int(np.count_nonzero(a < 0)) for a in trains)
     if n_neg:
@@ -446,16 +558,30 @@ def _assemble(
                 f"spike times decrease {total} time(s) within units of {source} (first: unit "
                 f"{uid}, {n} time(s)); times restarting within a unit usually mean concatenated "
                 "trials or a wrong column",
-                hint="fix the file, or pass sort=True if the row order is meaningless",
+                hint="fix the file, or " + option(
+                    "pass sort=True if the row order is meaningless",
+                    "pass --sort-spikes if the row order is meaningless", "sort it by time"),
             )
         trains = [np.sort(a, kind="stable") for a in trains]
-        notes.append(f"sorted spike times of {len(decreasing)} unit(s) ({total} out-of-order steps)")
-    n_dup = sum(int(np.count_nonzero(np.diff(a) == 0)) for a in trains)
-    if n_dup:
-        notes.append(
-            f"{n_dup} spike(s) share their time with the previous spike of the same unit "
-            "(kept; often a coarse time resolution in the file)"
-        )
+        notes.append(f"sorted spike times of {len(decreasing)} unit(s) ({total} out-of-order steps"
+                     f"; first units {', '.join(u for u, _ in decreasing[:N_EXAMPLES])})")
+    # Equal times within a unit: two spikes of one neuron cannot coincide, so they are either
+    # duplicated rows or times stored at a coarse resolution (public MEA files have a few per
+    # cent of these).  Which one cannot be told from the data, so they are kept by default --
+    # and always counted with their units, so the summary shows them -- or dropped on request.
+    same = [np.r_[False, np.diff(a) == 0] if a.size else np.zeros(0, bool) for a in trains]
+    per_unit = [int(m.sum()) for m in same]
+    if sum(per_unit):
+        if duplicates == "drop":
+            trains = [a[~m] for a, m in zip(trains, same)]
+            count(dropped, SAME_TIME, per_unit)
+        else:
+            count(changed, SAME_TIME + ", kept", per_unit)
+            notes.append("spikes that share their time with the previous spike of the same unit "
+                         "are kept (often a coarse time resolution in the file); if they are "
+                         "duplicated rows, "
+                         + option("pass duplicates='drop'", "pass --duplicate-spikes drop",
+                                  "remove them from the file"))
     # window
     last = max((float(a[-1]) for a in trains if a.size), default=None)
     start = 0.0 if t_start_ms is None else float(t_start_ms)
@@ -479,10 +605,11 @@ def _assemble(
             f"invalid recording window [{start}, {stop}) ms",
             hint="pass 0 <= t_start_ms < t_stop_ms (ms)",
         )
-    outside = sum(int(np.count_nonzero((a < start) | (a >= stop))) for a in trains)
-    if outside:
+    outside = [int(np.count_nonzero((a < start) | (a >= stop))) for a in trains]
+    if sum(outside):
         trains = [a[(a >= start) & (a < stop)] for a in trains]
-        dropped["outside the window"] = dropped.get("outside the window", 0) + outside
+        count(dropped, "outside the window", outside)
+        notes.append(f"recording window [{start:g}, {stop:g}) ms")
     kept = int(sum(a.size for a in trains))
     report = ReadReport(
         source=source,
@@ -491,6 +618,8 @@ def _assemble(
         rows_dropped=n_read - kept,
         dropped=dropped,
         notes=tuple(notes),
+        changed=changed,
+        examples=examples,
     )
     times = np.concatenate(trains) if trains else np.empty(0)
     units = np.repeat(np.arange(len(trains), dtype=np.int64), [a.size for a in trains])
@@ -501,15 +630,21 @@ def _assemble(
             f"no spikes in {source}" + (f" after dropping {n_read} row(s)" if n_read else ""),
             hint="check the file, the window and the time unit",
         )
-    if check_units:
+    if check_units is True:
         check_time_units(rec)
+    elif check_units == "warn":
+        doubt = check_time_units(rec, raise_error=False)
+        if doubt:  # asked not to stop on it: keep the diagnosis where the summary shows it
+            object.__setattr__(rec, "report", replace(
+                report, notes=(*report.notes, f"time-unit check not applied: {doubt}")))
     return rec.require(min_units=min_units)
 
 
 def _time_factor(time_unit: str) -> float:
     if time_unit not in _TIME_FACTORS:
         raise ParameterError(
-            f"unknown time unit {time_unit!r}", hint="use time_unit='s' or time_unit='ms'"
+            f"unknown time unit {time_unit!r}",
+            hint=option("use time_unit='s' or time_unit='ms'", "use --time-unit s or ms")
         )
     return _TIME_FACTORS[time_unit]
 
@@ -530,7 +665,9 @@ def read_spike_csv(
     nan_policy: NanPolicy = "raise",
     sort: bool = False,
     min_units: int = 2,
-    check_time_units: bool = True,
+    check_time_units: TimeUnitCheck = True,
+    duplicates: DuplicatePolicy = "keep",
+    encoding: str | None = None,
 ) -> Recording:
     """Read a table with one row per spike: a unit column and a time column.
 
@@ -548,24 +685,48 @@ def read_spike_csv(
         Column with spike times; default ``time``, ``time_ms``, ``time_s``, ``t_ms`` or ``t_s``
         (the first present).
     sep:
-        Column separator (default from the extension).
+        Column separator (default: the extension's -- tab for ``.tsv``/``.tab``, else ``,``
+        -- unless the header is not split by it but by ``;``, tab or ``|``: semicolon- and
+        tab-delimited exports are read as such, and noted).  Decimal commas are read when
+        the separator is not a comma.
     t_start_ms, t_stop_ms:
         Recording window in ms (default: 0 to just after the last spike).  Spikes outside an
         explicit window are dropped and counted.
-    nan_policy, sort, min_units, check_time_units:
+    nan_policy, sort, min_units, check_time_units, duplicates:
         See the module docstring.
+    encoding:
+        Text encoding (default UTF-8).
     """
     import pandas as pd
 
+    from hetfit.data_adapters.tables import read_text_table
+
     p = existing_file(path, "spike table")
-    if sep is None:
-        sep = "\t" if p.suffix.lower() in (".tsv", ".tab") else ","
+    default_sep = "\t" if p.suffix.lower() in (".tsv", ".tab") else ","
     head = _csv_header(p)
+    read_notes: list[str] = []
+    kw: dict[str, Any] = {"skiprows": 1 if head else 0}
+    if sep is not None:
+        kw["sep"] = sep
+    if encoding is not None:
+        kw["encoding"] = encoding
     try:
-        df = pd.read_csv(p, sep=sep, skiprows=1 if head else 0)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputFileError(f"cannot read {p} as a table: {exc}") from exc
-    cols = [str(c) for c in df.columns]
+        df = read_text_table(p, default_sep, kw, read_notes)
+    except UnicodeDecodeError as exc:
+        raise InputFileError(
+            f"cannot read {p} as text ({exc.reason} at byte {exc.start})",
+            hint=option("pass encoding='latin-1' (or the file's encoding)",
+                        "pass --encoding latin-1 (or the file's encoding)",
+                        "save it as UTF-8 text"),
+        ) from exc
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InputFileError(
+            f"cannot read {p} as a table: {' '.join(str(exc).split())}",
+            hint="check delimiters and quoting"
+            + option(", or pass sep=...", ", or pass --delimiter (e.g. --delimiter ';')"),
+        ) from exc
+    cols = [str(c).strip() for c in df.columns]
+    df.columns = cols
     if time_column is None:
         for cand in ("time", "time_ms", "time_s", "t_ms", "t_s"):
             if cand in cols:
@@ -574,16 +735,20 @@ def read_spike_csv(
     missing = [c for c in (unit_column, time_column) if c is None or c not in cols]
     if missing:
         raise SchemaError(
-            f"{p} lacks the column(s) {[m for m in missing if m]} "
+            f"{p} lacks the column(s) {[m for m in missing if m] or ['time']} "
             f"(columns present: {cols})",
-            hint="name them with unit_column= and time_column=",
+            hint=option("name them with unit_column= and time_column=",
+                        "name the columns 'unit' and 'time_ms' (or 'time_s', or 'time' with "
+                        "--time-unit)"),
         )
     if time_unit is None:
         suffix = time_column.rsplit("_", 1)[-1] if "_" in time_column else ""
         if suffix not in _TIME_FACTORS:
             raise ParameterError(
                 f"the time unit of column {time_column!r} in {p} is not known",
-                hint="pass time_unit='s' or time_unit='ms'",
+                hint=option("pass time_unit='s' or time_unit='ms'",
+                            "pass --time-unit s or --time-unit ms",
+                            "name the column 'time_s' or 'time_ms'"),
             )
         time_unit = suffix  # type: ignore[assignment]
     factor = _time_factor(time_unit)
@@ -601,13 +766,18 @@ def read_spike_csv(
     no_unit = unit_raw.isna().to_numpy()
     dropped: dict[str, int] = {}
     n_rows = len(df)
+    examples: dict[str, tuple[str, ...]] = {}
     if no_unit.any():
         if nan_policy == "raise":
             raise SchemaError(
                 f"{int(no_unit.sum())} row(s) of {p} have no unit",
-                hint="fix the file, or pass nan_policy='drop' to drop and count them",
+                hint="fix the file, or " + option(
+                    "pass nan_policy='drop' to drop and count them",
+                    "pass --nan-policy drop to drop and count them", "drop those rows"),
             )
         dropped["missing unit"] = int(no_unit.sum())
+        examples["missing unit"] = tuple(  # 1-based data rows
+            f"row {int(i) + 1}" for i in np.flatnonzero(no_unit)[:N_EXAMPLES])
         t, unit_raw = t[~no_unit], unit_raw[~no_unit]
     if head:  # window and unit list (silent units included) written by Recording.to_csv
         ids = list(head["units"])
@@ -626,7 +796,8 @@ def read_spike_csv(
     return _assemble(
         trains, ids, source=str(p), t_start_ms=t_start_ms, t_stop_ms=t_stop_ms,
         nominal_stop_ms=None, nan_policy=nan_policy, sort=sort, min_units=min_units,
-        check_units=check_time_units, dropped=dropped, rows_read=n_rows,
+        check_units=check_time_units, duplicates=duplicates, dropped=dropped,
+        rows_read=n_rows, examples=examples, notes=read_notes,
         metadata={"source": str(p), "format": "csv", "time_unit_in_file": time_unit},
     )
 
@@ -677,7 +848,8 @@ def read_nwb_units(
     nan_policy: NanPolicy = "raise",
     sort: bool = False,
     min_units: int = 2,
-    check_time_units: bool = True,
+    check_time_units: TimeUnitCheck = True,
+    duplicates: DuplicatePolicy = "keep",
     backend: Literal["auto", "pynwb", "h5py"] = "auto",
 ) -> Recording:
     """Read the Units table of an NWB 2 file (spike times in s, as NWB prescribes).
@@ -721,7 +893,7 @@ def read_nwb_units(
         trains, ids, source=str(p),
         t_start_ms=t_start_ms if t_start_ms is not None else (nominal_start or None),
         t_stop_ms=t_stop_ms, nominal_stop_ms=nominal_stop, nan_policy=nan_policy, sort=sort,
-        min_units=min_units, check_units=check_time_units, metadata=meta, notes=notes,
+        min_units=min_units, check_units=check_time_units, duplicates=duplicates, metadata=meta, notes=notes,
     )
 
 
@@ -812,7 +984,8 @@ def read_neo(
     nan_policy: NanPolicy = "raise",
     sort: bool = False,
     min_units: int = 2,
-    check_time_units: bool = True,
+    check_time_units: TimeUnitCheck = True,
+    duplicates: DuplicatePolicy = "keep",
 ) -> Recording:
     """Read spike trains from neo objects or from any file format neo reads.
 
@@ -844,7 +1017,9 @@ def read_neo(
             if len(segs) > 1:
                 raise ParameterError(
                     f"the neo Block from {desc} has {len(segs)} segments",
-                    hint=f"choose one with segment=0..{len(segs) - 1}",
+                    hint=option(f"choose one with segment=0..{len(segs) - 1}",
+                                f"choose one with --segment 0..{len(segs) - 1}",
+                                "save one segment per file"),
                 )
             segment = 0
         if not 0 <= segment < len(segs):
@@ -871,7 +1046,7 @@ def read_neo(
     return _assemble(
         trains, ids, source=desc, t_start_ms=start, t_stop_ms=t_stop_ms,
         nominal_stop_ms=max(stops), nan_policy=nan_policy, sort=sort, min_units=min_units,
-        check_units=check_time_units, metadata={"source": desc, "format": "neo"},
+        check_units=check_time_units, duplicates=duplicates, metadata={"source": desc, "format": "neo"},
     )
 
 
@@ -894,7 +1069,8 @@ def read_mea_hdf5(
     nan_policy: NanPolicy = "raise",
     sort: bool = False,
     min_units: int = 2,
-    check_time_units: bool = True,
+    check_time_units: TimeUnitCheck = True,
+    duplicates: DuplicatePolicy = "keep",
 ) -> Recording:
     """Read an MEA recording in the Eglen-lab HDF5 layout (retinal-wave repository, Cotterill 2016).
 
@@ -951,7 +1127,7 @@ def read_mea_hdf5(
     return _assemble(
         list(trains), ids, source=str(p), t_start_ms=t_start_ms, t_stop_ms=t_stop_ms,
         nominal_stop_ms=nominal, nan_policy=nan_policy, sort=sort, min_units=min_units,
-        check_units=check_time_units, metadata=meta,
+        check_units=check_time_units, duplicates=duplicates, metadata=meta,
     )
 
 

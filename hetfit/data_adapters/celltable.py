@@ -28,6 +28,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,7 @@ from hetfit.errors import (
     InsufficientDataError,
     MissingDependencyError,
     SchemaError,
+    option,
 )
 from hetfit.io import atomic_write_bytes, atomic_write_text, dumps, existing_file
 
@@ -57,6 +59,8 @@ NA_STRINGS = frozenset({"", "-", "--", "na", "n/a", "nan", "none", "null", "#n/a
 _ON_DUPLICATE = ("raise", "first")
 _ON_IMPLAUSIBLE = ("drop", "raise", "keep")
 REPORT_SUFFIX = ".report.json"
+N_EXAMPLES = 5  # ids kept per drop reason in a TableReport
+_DECIMAL_COMMA = re.compile(r"^\s*[+-]?\d+,\d+\s*$")
 
 
 @dataclass
@@ -81,6 +85,9 @@ class TableReport:
         missing (``on_implausible="drop"``) or kept (``"keep"``).
     notes:
         Free-text remarks (generated ids, missing donor ids, derived features, joins).
+    dropped_ids:
+        Reason -> the first few ids of the rows dropped for it (cell ids, or ``row N`` for
+        rows without one), so that a summary can say which rows went.
     upstream:
         Reports of the tables this one was built from (e.g. one per sheet or per file).
     """
@@ -93,16 +100,25 @@ class TableReport:
     implausible_values: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     upstream: list[dict[str, Any]] = field(default_factory=list)
+    dropped_ids: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def rows_dropped(self) -> int:
         """Total rows dropped."""
         return int(sum(self.dropped_rows.values()))
 
-    def drop(self, reason: str, n: int) -> None:
-        """Count ``n`` rows dropped for ``reason`` (no-op for n == 0)."""
+    def drop(self, reason: str, n: int, ids: Iterable[Any] = ()) -> None:
+        """Count ``n`` rows dropped for ``reason`` (no-op for n == 0); ``ids`` are some of
+        their ids (the first :data:`N_EXAMPLES` are kept)."""
         if n:
             self.dropped_rows[reason] = self.dropped_rows.get(reason, 0) + int(n)
+            shown = self.dropped_ids.setdefault(reason, [])
+            for i in ids:
+                if len(shown) >= N_EXAMPLES:
+                    break
+                shown.append(str(i))
+            if not shown:
+                del self.dropped_ids[reason]
 
     def note(self, text: str) -> None:
         """Add a remark (duplicates are ignored)."""
@@ -120,6 +136,7 @@ class TableReport:
             "implausible_values": {k: int(v) for k, v in self.implausible_values.items()},
             "notes": list(self.notes),
             "upstream": list(self.upstream),
+            "dropped_ids": {k: list(v) for k, v in self.dropped_ids.items()},
         }
 
     @classmethod
@@ -133,6 +150,7 @@ class TableReport:
             implausible_values=dict(d.get("implausible_values", {})),
             notes=list(d.get("notes", [])),
             upstream=list(d.get("upstream", [])),
+            dropped_ids={k: list(v) for k, v in d.get("dropped_ids", {}).items()},
         )
 
     def copy(self) -> TableReport:
@@ -145,7 +163,7 @@ class TableReport:
             f"{self.rows_dropped} dropped"
         ]
         for reason, n in self.dropped_rows.items():
-            lines.append(f"  dropped {n}: {reason}")
+            lines.append(f"  dropped {n}: {reason}{_examples(self.dropped_ids.get(reason), n)}")
         for feat, n in self.implausible_values.items():
             lines.append(f"  {feat}: {n} implausible value(s)")
         missing = {k: v for k, v in self.missing_values.items() if v}
@@ -160,6 +178,14 @@ class TableReport:
         return "\n".join(lines)
 
     __str__ = summary
+
+
+def _examples(ids: Sequence[str] | None, n: int) -> str:
+    """`` (e.g. a, b, c)`` for a summary line; empty without ids."""
+    if not ids:
+        return ""
+    more = ", ..." if n > len(ids) else ""
+    return f" ({', '.join(ids)}{more})"
 
 
 def require_package(module: str, feature: str, pip_name: str | None = None) -> Any:
@@ -232,9 +258,14 @@ def numeric_column(s: pd.Series, name: str) -> pd.Series:
     bad = [v for v, o in zip(cleaned, out.tolist()) if not _is_missing(v) and _is_missing(o)]
     if bad:
         examples = sorted({str(b) for b in bad})[:5]
+        if any(_DECIMAL_COMMA.match(e) for e in examples):
+            hint = ("the values use a decimal comma: save the table with decimal points, or "
+                    "with ';' between columns (decimal commas are then read)")
+        else:
+            hint = "fix or blank these cells (units belong in the column mapping, not in cells)"
         raise SchemaError(
             f"feature column '{name}' has {len(bad)} non-numeric value(s), e.g. {examples}",
-            hint="fix or blank these cells (units belong in the column mapping, not in cells)",
+            hint=hint,
         )
     return out.astype("float64")
 
@@ -269,11 +300,11 @@ def check_units(name: str, s: pd.Series, where: str = "", column: str | None = N
     src = f" (from {where})" if where else ""
     if fixes:
         unit, f = fixes[0]
-        hint = (
-            f"the values look like {unit}: declare the unit "
-            f"(units={{{(column or '<column>')!r}: '{unit}'}}) "
-            f"or multiply by {f:g} to get {spec.unit}"
-        )
+        declare = option(
+            f"declare the unit (units={{{(column or '<column>')!r}: '{unit}'}}) or ",
+            f"declare the unit in a --mapping file (\"units\": {{\"{column or name}\": "
+            f"\"{unit}\"}}) or ")
+        hint = f"the values look like {unit}: {declare}multiply by {f:g} to get {spec.unit}"
     else:
         hint = f"check the column mapping and the unit: expected {spec.unit} ({spec.description})"
     raise SchemaError(
@@ -385,7 +416,7 @@ class CellTable:
         policy = policies.pop() if len(policies) == 1 else "keep"
         for t in tables:
             for reason, n in t.report.dropped_rows.items():
-                rep.drop(reason, n)
+                rep.drop(reason, n, t.report.dropped_ids.get(reason, ()))
             if t.on_implausible != "keep":  # kept values are counted again on re-validation
                 for feat, n in t.report.implausible_values.items():
                     rep.implausible_values[feat] = rep.implausible_values.get(feat, 0) + n
@@ -486,7 +517,7 @@ class CellTable:
         if m.shape != (len(self._data),):
             raise SchemaError(f"mask has shape {m.shape}, expected ({len(self._data)},)")
         rep = self.report.copy()
-        rep.drop(reason, int((~m).sum()))
+        rep.drop(reason, int((~m).sum()), self._data.loc[~m, "cell_id"].head(N_EXAMPLES))
         return CellTable._trusted(self._data[m].reset_index(drop=True), rep, self.on_implausible)
 
     def select(self, allow_empty: bool = False, **criteria: Any) -> CellTable:
@@ -663,28 +694,46 @@ class CellTable:
         return atomic_write_bytes(path, buf.getvalue())
 
     @classmethod
-    def read(cls, path: str | Path, **kwargs: Any) -> CellTable:
-        """Read a table written by :meth:`write` (``.csv`` or ``.parquet``)."""
+    def read(
+        cls, path: str | Path, *, read_kwargs: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> CellTable:
+        """Read a table written by :meth:`write` (``.csv`` or ``.parquet``).
+
+        ``read_kwargs`` (CSV only) go to the pandas reader, e.g. ``sep`` or ``encoding``;
+        other keyword arguments to the constructor (``on_duplicate`` ...)."""
         path = existing_file(path, "cell table")
         suffix = path.suffix.lower()
         if suffix == ".csv":
-            return cls.read_csv(path, **kwargs)
+            return cls.read_csv(path, read_kwargs=read_kwargs, **kwargs)
         if suffix in (".parquet", ".pq"):
+            if read_kwargs:
+                raise InputFileError(f"{path.name} is a Parquet file: {sorted(read_kwargs)} "
+                                     "apply to CSV tables only")
             return cls.read_parquet(path, **kwargs)
         raise InputFileError(
             f"cannot read a cell table from '{path.name}': unknown suffix '{path.suffix}'",
-            hint="use .csv or .parquet, or read_table(path, columns=...) for other formats",
+            hint="use .csv or .parquet, or "
+            + option("read_table(path, columns=...) for other formats",
+                     "describe other formats with a --mapping file",
+                     "save the table as CSV"),
         )
 
     @classmethod
-    def read_csv(cls, path: str | Path, **kwargs: Any) -> CellTable:
-        """Read a canonical-column CSV (ids and labels read as text, so '007' stays '007')."""
+    def read_csv(
+        cls, path: str | Path, *, read_kwargs: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> CellTable:
+        """Read a canonical-column CSV (ids and labels read as text, so '007' stays '007').
+
+        The delimiter is sniffed (``;`` and tab as well as ``,``; decimal commas with them)
+        unless ``read_kwargs`` gives ``sep``; how the file was read is noted in the report."""
         path = existing_file(path, "cell table")
-        from hetfit.data_adapters.tables import read_raw
+        from hetfit.data_adapters.tables import READ_NOTES, read_raw
 
         text_cols = {c: str for c in (*ID_COLUMNS, *LABEL_COLUMNS)}
-        df = read_raw(path, dtype=text_cols)
+        df = read_raw(path, **{"dtype": text_cols, **dict(read_kwargs or {})})
         rep = TableReport(source=str(path), rows_read=len(df))
+        for note in df.attrs.get(READ_NOTES, ()):
+            rep.note(note)
         side = Path(str(path) + REPORT_SUFFIX)
         if side.exists():
             try:
@@ -789,8 +838,11 @@ def _validate(
         raise SchemaError(
             "the table has no 'cell_id' column (one id per cell is required)",
             hint=did_you_mean("cell_id", list(df.columns))
-            + "map your id column to 'cell_id' (read_table(..., id_column='<name>')) or let "
-            "read_table generate ids",
+            + option("map your id column to 'cell_id' (read_table(..., id_column='<name>')) or "
+                     "let read_table generate ids",
+                     "name the id column 'cell_id', or read the file with a --mapping file "
+                     "(\"id_column\": \"<name>\"; without one ids are generated)",
+                     "name the id column 'cell_id'"),
         )
     for c in ID_COLUMNS:
         if c in df.columns:
@@ -803,7 +855,8 @@ def _validate(
 
     no_id = df["cell_id"].isna().to_numpy()
     if no_id.any():
-        rep.drop("missing cell_id", int(no_id.sum()))
+        rows = np.flatnonzero(no_id)[:N_EXAMPLES] + 1  # 1-based data rows
+        rep.drop("missing cell_id", int(no_id.sum()), (f"row {r}" for r in rows))
         df = df[~no_id].reset_index(drop=True)
 
     dup = df["cell_id"].duplicated(keep="first").to_numpy()
@@ -812,10 +865,14 @@ def _validate(
         if on_duplicate == "raise":
             raise SchemaError(
                 f"{int(dup.sum())} duplicated cell id(s), e.g. {ids[:5]}",
-                hint="cell ids must be unique; pass on_duplicate='first' to keep the first "
-                "row of each id (drops are counted), or fix the ids (prefix with the dataset)",
+                hint="cell ids must be unique; "
+                + option("pass on_duplicate='first' to keep the first row of each id (drops "
+                         "are counted), or ",
+                         "pass --on-duplicate first to keep the first row of each id (drops "
+                         "are counted), or ")
+                + "fix the ids (prefix with the dataset)",
             )
-        rep.drop("duplicated cell_id (kept first)", int(dup.sum()))
+        rep.drop("duplicated cell_id (kept first)", int(dup.sum()), ids)
         df = df[~dup].reset_index(drop=True)
 
     feats = [f for f in FEATURES if f in df.columns]
@@ -838,8 +895,9 @@ def _validate(
                 raise SchemaError(
                     f"feature '{f}' has {n} value(s) outside the plausible range "
                     f"[{lo:g}, {hi:g}] {spec.unit} (cells {bad})",
-                    hint="check these cells; pass on_implausible='drop' to set them missing "
-                    "(counted in the report)",
+                    hint="check these cells"
+                    + option("; pass on_implausible='drop' to set them missing (counted in "
+                             "the report)", ""),
                 )
             rep.implausible_values[f] = rep.implausible_values.get(f, 0) + n
             if on_implausible == "drop":
@@ -851,7 +909,8 @@ def _validate(
     if feats and drop_featureless:
         empty = df[feats].isna().all(axis=1).to_numpy()
         if empty.any():
-            rep.drop("no feature values", int(empty.sum()))
+            rep.drop("no feature values", int(empty.sum()),
+                     df.loc[empty, "cell_id"].head(N_EXAMPLES))
             df = df[~empty].reset_index(drop=True)
     elif not feats:
         rep.note("no canonical feature columns")

@@ -25,6 +25,8 @@ A lab's spreadsheet rarely uses hetfit's column names.  :func:`read_table` maps 
 
 from __future__ import annotations
 
+import csv
+import re
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -41,7 +43,7 @@ from hetfit.data_adapters.celltable import (
     text_column,
 )
 from hetfit.data_adapters.schema import FEATURES, ID_COLUMNS, LABEL_COLUMNS, did_you_mean
-from hetfit.errors import InputFileError, InsufficientDataError, SchemaError
+from hetfit.errors import InputFileError, InsufficientDataError, SchemaError, option
 from hetfit.io import existing_file
 
 TEXT_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": None}
@@ -76,26 +78,24 @@ def read_raw(
     suffix = path.suffix.lower()
     if path.stat().st_size == 0:
         raise InputFileError(f"table file {path} is empty", hint="check the export step")
+    notes: list[str] = []
     try:
         if suffix in TEXT_SUFFIXES:
             _refuse_binary(path)
-            kw = dict(read_kwargs)
-            sep = TEXT_SUFFIXES[suffix]
-            if sep is None and "sep" not in kw:
-                kw.update(sep=None, engine="python")  # sniff the delimiter
-            elif "sep" not in kw:
-                kw["sep"] = sep
-            df = pd.read_csv(path, **kw)
+            df = read_text_table(path, TEXT_SUFFIXES[suffix], read_kwargs, notes)
+            header = None  # read_text_table merged repeated names already
         elif suffix in PARQUET_SUFFIXES:
             require_package("pyarrow", "Reading Parquet tables")
             df = pd.read_parquet(path, **read_kwargs)
+            header = None
         elif suffix in EXCEL_SUFFIXES:
-            df = _read_excel(path, sheet, read_kwargs)
+            df, header = _read_excel(path, sheet, read_kwargs)
         else:
             raise InputFileError(
                 f"unsupported table format '{path.suffix}' ({path.name})",
                 hint="use .csv, .tsv, .txt, .parquet, .xlsx or .xls",
             )
+        df = merge_duplicate_columns(df, header, str(path), notes)
     except (InputFileError, SchemaError):
         raise
     except pd.errors.EmptyDataError as exc:
@@ -104,12 +104,15 @@ def read_raw(
     except UnicodeDecodeError as exc:
         raise InputFileError(
             f"table file {path} is not readable text ({exc.reason} at byte {exc.start})",
-            hint="is it a binary file with a .csv name? otherwise pass encoding='latin-1'",
+            hint="is it a binary file with a .csv name? otherwise "
+            + option("pass encoding='latin-1'", "pass --encoding latin-1",
+                     "save it as UTF-8 text"),
         ) from exc
     except pd.errors.ParserError as exc:
         raise InputFileError(
             f"table file {path} is malformed: {' '.join(str(exc).split())}",
-            hint="check delimiters and quoting, or pass sep=...",
+            hint="check delimiters and quoting"
+            + option(", or pass sep=...", ", or pass --delimiter (e.g. --delimiter ';')"),
         ) from exc
     except (zipfile.BadZipFile, OSError, ValueError, KeyError, TypeError) as exc:
         raise InputFileError(
@@ -126,7 +129,221 @@ def read_raw(
     if not isinstance(df, pd.DataFrame):  # pragma: no cover - defensive
         raise InputFileError(f"{path} did not read as a table")
     df.columns = [str(c).strip() for c in df.columns]
+    # how the file was read (delimiter found, decimal commas, merged duplicate columns):
+    # table readers copy these into their report
+    df.attrs[READ_NOTES] = notes
     return df
+
+
+# ----------------------------------------------------------------------------------------
+# Text tables: delimiter and decimal sniffing, duplicated header names
+# ----------------------------------------------------------------------------------------
+
+READ_NOTES = "hetfit_read_notes"
+DELIMITERS = (",", ";", "\t", "|")
+_DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|",
+                    "space": " "}
+_SHOWN = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "'|'", " ": "spaces"}
+_DECIMAL_COMMA = re.compile(r"^\s*[+-]?\d+,\d+(?:[eE][+-]?\d+)?\s*$")
+_SNIFF_LINES = 200
+
+
+def _head_lines(path: Path, encoding: str | None, skip: int, n: int) -> list[str]:
+    """The first ``n`` non-empty lines after ``skip`` lines (decoding errors replaced:
+    this only looks for delimiters)."""
+    lines: list[str] = []
+    with open(path, encoding=encoding or "utf-8-sig", errors="replace", newline="") as fh:
+        for k, line in enumerate(fh):
+            if k < skip:
+                continue
+            if line.strip():
+                lines.append(line.rstrip("\r\n"))
+            if len(lines) >= n:
+                break
+    return lines
+
+
+def _fields(line: str, sep: str) -> list[str]:
+    return next(csv.reader([line], delimiter=sep), [])
+
+
+def sniff_delimiter(
+    path: str | Path, default: str | None = ",", *, encoding: str | None = None,
+    skip_lines: int = 0,
+) -> str | None:
+    """The column delimiter of a text table.
+
+    ``default`` (the suffix's delimiter) is kept whenever it splits the header into two or
+    more columns, so ordinary files are read exactly as before.  Otherwise the first of
+    ``, ; tab |`` that splits the header and every sampled line into the same number (>= 2)
+    of columns is taken -- a semicolon- or tab-delimited ``.csv``, as European spreadsheet
+    exports are.  Returns ``default`` when none fits (a one-column table).
+    """
+    lines = _head_lines(Path(path), encoding, skip_lines, _SNIFF_LINES)
+    if not lines:
+        return default
+    if default is not None and len(_fields(lines[0], default)) >= 2:
+        return default
+    consistent, header_only = [], []
+    for sep in DELIMITERS:
+        counts = [len(_fields(ln, sep)) for ln in lines]
+        if counts[0] >= 2:
+            header_only.append((counts[0], sep))
+            if all(c == counts[0] for c in counts[1:]):
+                consistent.append((counts[0], sep))
+    found = consistent or header_only  # quoted line breaks make counts uneven
+    if not found:
+        return default
+    return max(found, key=lambda c: c[0])[1]  # max() keeps the first of equal counts
+
+
+def uses_decimal_comma(
+    path: str | Path, sep: str, *, encoding: str | None = None, skip_lines: int = 0
+) -> bool:
+    """True when a table whose columns are not separated by commas writes numbers with a
+    decimal comma (``-45,2``), as spreadsheets in many European locales do."""
+    if sep == ",":
+        return False
+    lines = _head_lines(Path(path), encoding, skip_lines, _SNIFF_LINES)
+    return any(_DECIMAL_COMMA.match(f) for ln in lines[1:] for f in _fields(ln, sep))
+
+
+def text_read_kwargs(
+    path: Path, default_sep: str | None, read_kwargs: Mapping[str, Any], notes: list[str]
+) -> dict[str, Any]:
+    """pandas ``read_csv`` arguments for a text table: the delimiter (given, or sniffed
+    with :func:`sniff_delimiter`) and decimal commas; what was detected goes to ``notes``."""
+    kw = dict(read_kwargs)
+    skip = kw.get("skiprows") if isinstance(kw.get("skiprows"), int) else 0
+    enc = kw.get("encoding")
+    if "delimiter" in kw:
+        kw["sep"] = kw.pop("delimiter")
+    if "sep" in kw:
+        sep = kw["sep"]
+    else:
+        sep = sniff_delimiter(path, default_sep, encoding=enc, skip_lines=skip)
+        if sep is None:
+            kw.update(sep=None, engine="python")  # let pandas sniff (e.g. spaces)
+        else:
+            kw["sep"] = sep
+            if default_sep is not None and sep != default_sep:
+                notes.append(f"columns are separated by {_SHOWN.get(sep, repr(sep))} "
+                             "(detected)")
+    if (sep is not None and "decimal" not in kw
+            and uses_decimal_comma(path, sep, encoding=enc, skip_lines=skip)):
+        kw["decimal"] = ","
+        notes.append("numbers use a decimal comma (detected; read as decimal points)")
+    return kw
+
+
+def read_text_table(
+    path: Path, default_sep: str | None, read_kwargs: Mapping[str, Any], notes: list[str]
+) -> pd.DataFrame:
+    """``pd.read_csv`` with the delimiter and decimal comma detected
+    (:func:`text_read_kwargs`) and repeated header names resolved
+    (:func:`merge_duplicate_columns`); pandas' own exceptions propagate."""
+    kw = text_read_kwargs(path, default_sep, read_kwargs, notes)
+    df = pd.read_csv(path, **kw)
+    return merge_duplicate_columns(df, _text_header(path, kw), str(path), notes)
+
+
+def _text_header(path: Path, kw: Mapping[str, Any]) -> list[str] | None:
+    """The header row as written (pandas renames a repeated name ``x`` to ``x.1``)."""
+    if (kw.get("header", "infer") not in ("infer", 0) or kw.get("names") is not None
+            or kw.get("index_col") not in (None, False) or kw.get("usecols") is not None):
+        return None
+    keep = ("sep", "engine", "encoding", "skiprows", "comment", "quotechar", "escapechar",
+            "encoding_errors")
+    row = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False,
+                      **{k: kw[k] for k in keep if k in kw})
+    return [str(v) for v in row.iloc[0].tolist()] if len(row) else None
+
+
+def merge_duplicate_columns(
+    df: pd.DataFrame, header: Sequence[Any] | None, source: str, notes: list[str]
+) -> pd.DataFrame:
+    """Resolve column names that appear more than once in a file's header.
+
+    pandas reads them as ``x``, ``x.1``, ... and later code would silently use the first.
+    Copies that hold the same values (equal wherever the copy has one) are merged into the
+    first and noted; copies that disagree raise :class:`SchemaError` naming the column,
+    because which one is meant cannot be known.
+    """
+    names = [str(h).strip() for h in (header if header is not None and len(header)
+                                      == df.shape[1] else df.columns)]
+    groups: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        if name and name.lower() != "nan":  # blank header cells are named apart by pandas
+            groups.setdefault(name, []).append(i)
+    drop: set[int] = set()
+    for name, pos in groups.items():
+        if len(pos) < 2:
+            continue
+        first = df.iloc[:, pos[0]]
+        for p in pos[1:]:
+            other = df.iloc[:, p]
+            differ = other.notna() & ~(first.notna() & (first == other))
+            if differ.any():
+                cols = ", ".join(str(q + 1) for q in pos)
+                raise SchemaError(
+                    f"column {name!r} appears {len(pos)} times in the header of {source} "
+                    f"(columns {cols}) and the copies differ in {int(differ.sum())} row(s)",
+                    hint="rename or delete the extra column(s) in the file, so that each "
+                    "name means one column",
+                )
+        drop.update(pos[1:])
+        notes.append(f"column {name!r} appears {len(pos)} times in the header with the same "
+                     "values; one copy kept")
+    if not drop:
+        return df
+    keep = [i for i in range(df.shape[1]) if i not in drop]
+    out = df.iloc[:, keep].copy()
+    out.columns = [names[i] for i in keep]
+    return out
+
+
+def parse_delimiter(text: str) -> str:
+    """A ``--delimiter`` value: one character, or ``tab``/``comma``/``semicolon``/``pipe``/
+    ``space`` (``\\t`` also means tab)."""
+    from hetfit.errors import ParameterError
+
+    sep = _DELIMITER_NAMES.get(text.strip().lower(), text) if text.strip() else text
+    if len(sep) != 1 or sep in "\"'\r\n" or sep.isalnum():
+        raise ParameterError(
+            f"--delimiter must be one character such as ';' or ',' (or 'tab'), got {text!r}",
+            hint="e.g. --delimiter ';' or --delimiter tab",
+        )
+    return sep
+
+
+def text_options(
+    path: str | Path, delimiter: str | None = None, encoding: str | None = None
+) -> dict[str, Any]:
+    """pandas read arguments for a text table from the ``--delimiter``/``--encoding`` flags
+    (empty when neither is given); refused for files that are not text tables."""
+    import codecs
+
+    from hetfit.errors import ParameterError
+
+    kw: dict[str, Any] = {}
+    if delimiter is None and encoding is None:
+        return kw
+    if Path(path).suffix.lower() not in TEXT_SUFFIXES:
+        given = "--delimiter" if delimiter is not None else "--encoding"
+        raise ParameterError(
+            f"{given} applies to text tables (.csv, .tsv, .tab, .txt), not {Path(path).name}",
+            hint=f"drop {given}",
+        )
+    if delimiter is not None:
+        kw["sep"] = parse_delimiter(delimiter)
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise ParameterError(f"unknown text encoding {encoding!r}",
+                                 hint="e.g. --encoding latin-1, cp1252 or utf-16") from None
+        kw["encoding"] = encoding
+    return kw
 
 
 def _refuse_binary(path: Path) -> None:
@@ -141,7 +358,9 @@ def _refuse_binary(path: Path) -> None:
         )
 
 
-def _read_excel(path: Path, sheet: str | int | None, read_kwargs: dict) -> pd.DataFrame:
+def _read_excel(
+    path: Path, sheet: str | int | None, read_kwargs: dict
+) -> tuple[pd.DataFrame, list[str] | None]:
     if path.suffix.lower() == ".xls":
         require_package("xlrd", "Reading .xls files")
     else:
@@ -164,7 +383,13 @@ def _read_excel(path: Path, sheet: str | int | None, read_kwargs: dict) -> pd.Da
                     hint=did_you_mean(sheet, names) + f"sheets: {names}",
                 )
             target = sheet
-        return pd.read_excel(xf, sheet_name=target, **read_kwargs)
+        df = pd.read_excel(xf, sheet_name=target, **read_kwargs)
+        header = None
+        if read_kwargs.get("header", 0) == 0 and read_kwargs.get("usecols") is None:
+            row = pd.read_excel(xf, sheet_name=target, header=None, nrows=1)
+            header = ["" if pd.isna(v) else str(v) for v in row.iloc[0].tolist()] if len(
+                row) else None
+        return df, header
 
 
 def excel_sheets(path: str | Path) -> list[str]:
@@ -285,6 +510,7 @@ def from_frame(
     """
     if not isinstance(raw, pd.DataFrame):
         raise SchemaError(f"expected a pandas DataFrame, got {type(raw).__name__}")
+    read_notes = list(raw.attrs.get(READ_NOTES, ()))  # from read_raw: delimiter, duplicates
     raw = raw.copy()
     raw.columns = [str(c).strip() for c in raw.columns]
     available = list(raw.columns)
@@ -295,8 +521,10 @@ def from_frame(
         if not columns:
             raise SchemaError(
                 f"{source} has no canonical feature columns and no column mapping was given",
-                hint="pass columns={'<file column>': '<feature>', ...}; features: "
-                + str(sorted(FEATURES)),
+                hint=option("pass columns={'<file column>': '<feature>', ...}",
+                            "add \"columns\": {\"<file column>\": \"<feature>\"} to the "
+                            "--mapping file", "give the columns hetfit's canonical names")
+                + "; features: " + str(sorted(FEATURES)),
             )
     feat_map = _feature_mapping(columns)
     label_map = dict(labels or {})
@@ -319,20 +547,24 @@ def from_frame(
             raise SchemaError(
                 f"column {src!r} is mapped to {dst!r}, which is not a canonical feature",
                 hint=did_you_mean(dst, list(FEATURES))
-                + f"features: {sorted(FEATURES)}; map labels with labels=",
+                + f"features: {sorted(FEATURES)}; "
+                + option("map labels with labels=", "map labels under \"labels\""),
             )
     for src, dst in label_map.items():
         if dst in FEATURES:
             raise SchemaError(
                 f"column {src!r} is mapped to feature {dst!r} through labels=",
-                hint="map features with columns= (labels= is for ids and type labels)",
+                hint=option("map features with columns= (labels= is for ids and type labels)",
+                            "map features under \"columns\" (\"labels\" is for ids and type "
+                            "labels)"),
             )
         _check_label_name(dst)
     for src, dst in extra_map.items():
         if dst in FEATURES or dst in ID_COLUMNS or dst in LABEL_COLUMNS:
             raise SchemaError(
                 f"extras maps {src!r} to the canonical name {dst!r}",
-                hint="map features with columns= and ids/labels with labels=",
+                hint=option("map features with columns= and ids/labels with labels=",
+                            "map features under \"columns\" and ids/labels under \"labels\""),
             )
         _check_label_name(dst)
     for name in constants or {}:
@@ -354,6 +586,8 @@ def from_frame(
     rep = report.copy() if report is not None else TableReport(source=source, rows_read=len(raw))
     if report is None or not rep.source:
         rep.source = source
+    for note in read_notes:
+        rep.note(note)
     out = pd.DataFrame(index=raw.index)
     conversions = []
     for src, dst in feat_map.items():
@@ -452,10 +686,13 @@ def load_mapping(mapping: str | Path | Mapping[str, Any]) -> dict[str, Any]:
     return spec
 
 
-def read_mapped(path: str | Path, mapping: str | Path | Mapping[str, Any]) -> CellTable:
+def read_mapped(
+    path: str | Path, mapping: str | Path | Mapping[str, Any], **overrides: Any
+) -> CellTable:
     """:func:`read_table` with the keyword arguments taken from a mapping file or dict
-    (see :func:`load_mapping`)."""
-    return read_table(path, **load_mapping(mapping))
+    (see :func:`load_mapping`); ``overrides`` (e.g. ``read_kwargs``, ``on_duplicate`` from
+    command-line flags) take precedence over the mapping."""
+    return read_table(path, **{**load_mapping(mapping), **overrides})
 
 
 def _na(v: Any) -> bool:

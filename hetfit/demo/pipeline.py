@@ -238,7 +238,7 @@ def stage_fit(ctx: _Context) -> dict[str, Any]:
                          torch_threads=1,  # small networks: one thread is faster (measured)
                          sbc_samples=100 if ctx.cfg.quick else 200)
     try:
-        fit = fitter.fit(posterior_path=ctx.dir / "posterior.pt")
+        fit = fitter.fit(posterior_path=ctx.dir / "posterior.npz")
     finally:
         import shutil
 
@@ -261,7 +261,7 @@ def stage_fit(ctx: _Context) -> dict[str, Any]:
         "budget": ctx.cfg.budget, "n_validation": ctx.cfg.n_validation,
         "simulations": fd["simulations"], "training": fd["training"],
         "posterior": params, "sbc": fd["sbc"], "recovery": fd["recovery"],
-        "misspecification": od["misspecification"], "posterior_file": "posterior.pt",
+        "misspecification": od["misspecification"], "posterior_file": "posterior.npz",
     }
     return {"figure": ctx.figure(fig, "posterior.png"),
             "posterior": {k: v["mean"] for k, v in params.items()}}
@@ -416,8 +416,10 @@ def find_data_root(data_root: str | os.PathLike | None) -> Path | None:
 
 def run_demo(out: str | os.PathLike = "hetfit_demo", *, quick: bool = False, seed: int = 0,
              allen: str | os.PathLike | None = None,
-             data_root: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Run every stage and write the report directory ``out`` (atomically)."""
+             data_root: str | os.PathLike | None = None, force: bool = False
+             ) -> dict[str, Any]:
+    """Run every stage and write the report directory ``out`` (atomically; see
+    :func:`hetfit.io.staged_directory` for what may be replaced and what ``force`` does)."""
     from hetfit._version import __version__
     from hetfit.io import existing_file, staged_directory
 
@@ -427,7 +429,7 @@ def run_demo(out: str | os.PathLike = "hetfit_demo", *, quick: bool = False, see
     root = find_data_root(data_root)
     final = Path(out).expanduser()
     t_all = time.perf_counter()
-    with staged_directory(final) as stage:
+    with staged_directory(final, "demo", force=force) as stage:
         ctx = _Context(cfg, stage, final, allen, root)
         for name, fn in STAGES:
             info(f"[{name}] ...")

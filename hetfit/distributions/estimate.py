@@ -36,7 +36,13 @@ from hetfit.distributions.families import (
     parse_family,
 )
 from hetfit.distributions.widths import IQR_PER_SIGMA
-from hetfit.errors import IncompatibleArtifactError, InputFileError, ParameterError, SchemaError
+from hetfit.errors import (
+    IncompatibleArtifactError,
+    InputFileError,
+    ParameterError,
+    SchemaError,
+    option,
+)
 from hetfit.seeding import SeedLike, child_seeds
 
 SCHEMA_NAME = "hetfit.estimate"
@@ -438,8 +444,12 @@ class WidthEstimator:
             if not feats:
                 raise SchemaError(
                     "no canonical feature columns in the table",
-                    hint="name the columns to estimate with features=[...] or map the table "
-                    "with hetfit.data_adapters.read_table",
+                    hint=option("name the columns to estimate with features=[...] or map the "
+                                "table with hetfit.data_adapters.read_table",
+                                "give the feature columns hetfit's canonical names (e.g. "
+                                "v_threshold_mV), or map them with a --mapping file",
+                                "give the feature columns hetfit's canonical names (e.g. "
+                                "v_threshold_mV)"),
                 )
             return feats
         missing = [f for f in self.features if f not in df.columns]

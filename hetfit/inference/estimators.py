@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from hetfit.console import info, warn
+from hetfit.console import info, library_output, library_warning, warn
 from hetfit.errors import InsufficientDataError, ParameterError
 from hetfit.inference.posterior import WidthPosterior, torch_context
 from hetfit.inference.priors import Prior
@@ -185,6 +185,69 @@ def _embedding_net(config: EstimatorConfig, n_x: int):
     return FCEmbedding(input_dim=n_x, output_dim=config.embedding_dim)
 
 
+def network_builder(config: EstimatorConfig, n_x: int) -> Any:
+    """``sbi``'s builder of the network ``config`` describes: ``builder(theta, x)`` returns an
+    untrained network sized (and z-scored) for that batch.
+
+    Used to train and, with the same ``config``, to rebuild a saved network from its weights
+    (:mod:`hetfit.inference.artifacts`), so both see exactly one architecture.
+    """
+    from sbi.neural_nets import classifier_nn, likelihood_nn, posterior_nn
+
+    kw_net = {"hidden_features": config.hidden_features}
+    if config.method == "npe":
+        kw = {"embedding_net": _embedding_net(config, n_x)} if config.embedding else {}
+        if config.estimator_name in ("nsf", "maf", "zuko_maf", "zuko_nsf"):
+            kw["num_transforms"] = config.num_transforms
+        return posterior_nn(model=config.estimator_name, **kw_net, **kw)
+    if config.method == "nle":
+        kw = ({"num_transforms": config.num_transforms}
+              if config.estimator_name in ("nsf", "maf") else {})
+        return likelihood_nn(model=config.estimator_name, **kw_net, **kw)
+    kw = ({"embedding_net_x": _embedding_net(config, n_x)} if config.embedding else {})
+    return classifier_nn(model=config.estimator_name, **kw_net, **kw)
+
+
+def make_trainer(config: EstimatorConfig, prior: Prior, builder: Any) -> Any:
+    """The ``sbi`` trainer (NPE, NLE or NRE) for ``config`` around a :func:`network_builder`.
+    Call it inside :func:`torch_context`."""
+    from sbi.inference import NLE, NPE, NRE
+
+    common = {"prior": prior.torch_distribution(config.parameter_space),
+              "show_progress_bars": False, "tracker": _NullTracker()}
+    if config.method == "npe":
+        return NPE(density_estimator=builder, **common)
+    if config.method == "nle":
+        return NLE(density_estimator=builder, **common)
+    return NRE(classifier=builder, **common)
+
+
+def build_sbi_posterior(trainer: Any, network: Any, config: EstimatorConfig) -> Any:
+    """The ``sbi`` posterior around a trained ``network``: direct sampling for NPE, vectorized
+    slice sampling (``config``'s chains and warm-up) for NLE and NRE."""
+    if config.method == "npe":
+        return trainer.build_posterior(network)
+    from sbi.inference.posteriors import MCMCPosteriorParameters
+
+    return trainer.build_posterior(
+        network, sample_with="mcmc",
+        posterior_parameters=MCMCPosteriorParameters(
+            method="slice_np_vectorized", num_chains=config.mcmc_chains,
+            warmup_steps=config.mcmc_warmup, thin=1, init_strategy="resample"),
+    )
+
+
+def trained_network(sbi_posterior: Any) -> Any:
+    """The neural network inside an ``sbi`` posterior (density, likelihood or ratio)."""
+    net = getattr(sbi_posterior, "posterior_estimator", None)
+    if net is None:
+        pf = sbi_posterior.potential_fn
+        net = getattr(pf, "likelihood_estimator", None) or getattr(pf, "ratio_estimator", None)
+    if net is None:  # pragma: no cover - sbi layout changed
+        raise TypeError(f"no trained network found in {type(sbi_posterior).__name__}")
+    return net
+
+
 def valid_rows(x: np.ndarray, status: np.ndarray | None = None) -> np.ndarray:
     """Mask of usable simulations: status OK and all summaries finite."""
     ok = np.all(np.isfinite(x), axis=1)
@@ -273,33 +336,14 @@ def train_posterior(
     theta_u = prior.to_space(theta[ok], config.parameter_space)
     x_ok = x[ok]
 
-    from sbi.inference import NLE, NPE, NRE
-    from sbi.neural_nets import classifier_nn, likelihood_nn, posterior_nn
-
     t0 = time.perf_counter()
     with torch_context(seed, n_threads) as torch:
-        tprior = prior.torch_distribution(config.parameter_space)
-        common = {"prior": tprior, "show_progress_bars": False, "tracker": _NullTracker()}
-        kw_net = {"hidden_features": config.hidden_features}
-        if config.method == "npe":
-            kw = {"embedding_net": _embedding_net(config, x.shape[1])} if config.embedding else {}
-            if config.estimator_name in ("nsf", "maf", "zuko_maf", "zuko_nsf"):
-                kw["num_transforms"] = config.num_transforms
-            trainer = NPE(density_estimator=posterior_nn(
-                model=config.estimator_name, **kw_net, **kw), **common)
-        elif config.method == "nle":
-            kw = ({"num_transforms": config.num_transforms}
-                  if config.estimator_name in ("nsf", "maf") else {})
-            trainer = NLE(density_estimator=likelihood_nn(
-                model=config.estimator_name, **kw_net, **kw), **common)
-        else:
-            kw = ({"embedding_net_x": _embedding_net(config, x.shape[1])}
-                  if config.embedding else {})
-            trainer = NRE(classifier=classifier_nn(
-                model=config.estimator_name, **kw_net, **kw), **common)
+        trainer = make_trainer(config, prior, network_builder(config, x.shape[1]))
         tt = torch.as_tensor(theta_u, dtype=torch.float32)
         xt = torch.as_tensor(x_ok, dtype=torch.float32)
-        with warnings_module.catch_warnings(record=True) as caught:
+        # sbi prints and logs on its own (--quiet must silence it): library_output captures
+        # both; its printed lines go to info(), its warnings are recorded below
+        with warnings_module.catch_warnings(record=True) as caught, library_output() as lib:
             warnings_module.simplefilter("always")
             trainer.append_simulations(tt, xt)
             est = trainer.train(
@@ -309,26 +353,18 @@ def train_posterior(
                 stop_after_epochs=config.stop_after_epochs,
                 max_num_epochs=config.max_num_epochs,
             )
-        # sbi's training warnings (epoch cap reached, outliers in x) belong in the report
+            sbi_post = build_sbi_posterior(trainer, est, config)
+        # sbi's training warnings (epoch cap reached, outliers in x) belong in the report,
+        # whether or not they are shown (library_warning is silent under --quiet)
+        sbi_messages = [" ".join(str(w.message).split()) for w in caught
+                        if issubclass(w.category, UserWarning)] + lib.logged
+        for msg in sbi_messages:
+            if msg not in warnings:
+                warnings.append(msg)
+                library_warning(msg)
         for w in caught:
-            if issubclass(w.category, UserWarning):
-                msg = " ".join(str(w.message).split())
-                if msg not in warnings:
-                    warnings.append(msg)
-                    warn(msg)
-            else:
+            if not issubclass(w.category, UserWarning):
                 warnings_module.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        if config.method == "npe":
-            sbi_post = trainer.build_posterior(est)
-        else:
-            from sbi.inference.posteriors import MCMCPosteriorParameters
-
-            sbi_post = trainer.build_posterior(
-                est, sample_with="mcmc",
-                posterior_parameters=MCMCPosteriorParameters(
-                    method="slice_np_vectorized", num_chains=config.mcmc_chains,
-                    warmup_steps=config.mcmc_warmup, thin=1, init_strategy="resample"),
-            )
         summary = trainer.summary
     train_time = time.perf_counter() - t0
     epochs = int(summary["epochs_trained"][-1]) if summary.get("epochs_trained") else 0
@@ -346,5 +382,6 @@ def train_posterior(
     ref = x_ok[np.random.default_rng(seed).permutation(len(x_ok))[:2000]]
     posterior = WidthPosterior(sbi_post, prior, summary_names, method=config.method,
                                metadata=dict(metadata or {}), reference_x=ref,
-                               n_threads=n_threads, space=config.parameter_space)
+                               n_threads=n_threads, space=config.parameter_space,
+                               config=config.to_dict())
     return posterior, report

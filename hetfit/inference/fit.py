@@ -8,7 +8,7 @@ A small estimator object in the scikit-learn style::
     fitter = WidthFitter(simulator, prior, budget=10_000, seed=1, store="sims/")
     result = fitter.fit()                   # simulations (resumable) + NPE + SBC
     obs = fitter.posterior_for(recording)   # mean, median, 90% interval per width + checks
-    fitter.save("posterior.pt")
+    fitter.save("posterior.npz")
 
 Steps of :meth:`WidthFitter.fit`:
 
@@ -263,13 +263,18 @@ class WidthFitter:
 
     @classmethod
     def from_posterior(cls, path: str | os.PathLike, simulator: Any, prior: Any = None,
-                       torch_threads: int | None = None) -> WidthFitter:
-        """A fitter around a saved posterior (refused if made for another model/prior)."""
+                       torch_threads: int | None = None,
+                       trust_pickle: bool = False) -> WidthFitter:
+        """A fitter around a saved posterior (refused if made for another model/prior).
+
+        ``trust_pickle`` allows a legacy pickled ``.pt`` file (see
+        :mod:`hetfit.inference.artifacts`: unpickling can run code)."""
         from hetfit.inference.artifacts import load_posterior
 
         prior = None if prior is None else coerce_prior(prior)
         post = load_posterior(path, simulator=simulator, prior=prior,
-                              n_threads=torch_threads or DEFAULT_TORCH_THREADS)
+                              n_threads=torch_threads or DEFAULT_TORCH_THREADS,
+                              trust_pickle=trust_pickle)
         training = post.metadata.get("training", {})
         fitter = cls(simulator, post.prior, budget=max(1, int(training.get("budget", 1))),
                      seed=int(training.get("root_seed", 0)), n_validation=0,

@@ -148,13 +148,17 @@ class WidthPosterior:
     numpy_mdn:
         numpy copy of a mixture density network; derived from ``estimator`` when omitted
         (``None`` for estimators it cannot reproduce).
+    config:
+        The :class:`~hetfit.inference.estimators.EstimatorConfig` (as a dict) the network was
+        built with; saving a posterior needs it to rebuild the network from its weights.
     """
 
     def __init__(self, estimator: Any, prior: Prior, summary_names: Sequence[str],
                  method: str = "npe", metadata: dict[str, Any] | None = None,
                  reference_x: np.ndarray | None = None,
                  n_threads: int | None = None, space: str = "box",
-                 numpy_mdn: NumpyMDN | None = None) -> None:
+                 numpy_mdn: NumpyMDN | None = None,
+                 config: dict[str, Any] | None = None) -> None:
         if estimator is None and numpy_mdn is None:
             raise ParameterError("a posterior needs an sbi estimator or a numpy MDN")
         if numpy_mdn is None and method == "npe":
@@ -168,6 +172,7 @@ class WidthPosterior:
         self.reference_x = None if reference_x is None else np.asarray(reference_x, float)
         self.n_threads = n_threads
         self.space = space
+        self.config = None if config is None else dict(config)
 
     @property
     def names(self) -> tuple[str, ...]:

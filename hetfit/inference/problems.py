@@ -37,11 +37,14 @@ units per population), which is what ``hetfit fit`` does.
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
+import types
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 
 import numpy as np
 
@@ -54,23 +57,53 @@ from hetfit.inference.summaries import SummarySpec, TraceSpec, unit_populations
 MAX_AUTO_DURATION_MS = 20_000.0
 
 
+@dataclass(frozen=True)
+class Check:
+    """Range of a model option, declared in the problem function's signature with
+    ``Annotated`` (see :func:`validate_options`): ``gt``/``ge`` bound a number, ``increasing``
+    asks a ``(low, high)`` pair for ``low < high``."""
+
+    gt: float | None = None
+    ge: float | None = None
+    increasing: bool = False
+
+    def ok(self, value: Any) -> bool:
+        if self.increasing:
+            return value[0] < value[1]
+        return ((self.gt is None or value > self.gt)
+                and (self.ge is None or value >= self.ge))
+
+    def describe(self) -> str:
+        if self.increasing:
+            return "with low < high"
+        return " and ".join(f"{op} {b:g}" for op, b in ((">", self.gt), (">=", self.ge))
+                            if b is not None)
+
+
+# Option types of problem functions: the signature is the schema of a model spec.
+Count = Annotated[int, Check(ge=1)]
+Positive = Annotated[float, Check(gt=0)]
+NonNegative = Annotated[float, Check(ge=0)]
+Interval = Annotated[tuple[float, float], Check(increasing=True)]
+
+
 def ei_width_problem(
-    n_e: int = 500,
-    n_i: int = 500,
-    delta_v_range: tuple[float, float] = (0.25, 2.5),
-    drive_e_range: tuple[float, float] | None = (40.0, 60.0),
-    drive_i_range: tuple[float, float] | None = None,
-    duration_ms: float = 1000.0,
-    transient_ms: float = 200.0,
-    dt_ms: float = 0.1,
-    units_per_population: dict[str, int] | None = None,
+    n_e: Count = 500,
+    n_i: Count = 500,
+    delta_v_range: Interval = (0.25, 2.5),
+    drive_e_range: Interval | None = (40.0, 60.0),
+    drive_i_range: Interval | None = None,
+    duration_ms: Positive = 1000.0,
+    transient_ms: NonNegative = 200.0,
+    dt_ms: Positive = 0.1,
+    units_per_population: dict[str, Count] | None = None,
     pooled: bool = False,
     observe_silent: bool = False,
     raw_traces: bool = False,
-    trace_bin_ms: float = 5.0,
-    width_scale: str = "log",
+    trace_bin_ms: Positive = 5.0,
+    width_scale: Literal["log", "linear"] = "log",
     summaries: SummarySpec | TraceSpec | None = None,
-    n_threads: int | None = None,
+    n_threads: Count | None = None,
 ) -> tuple[NetworkSimulator, Prior]:
     """Simulator and prior for the widths of the E/I network (see the module docstring).
 
@@ -163,35 +196,227 @@ def _split_options(text: str) -> list[str]:
     return parts
 
 
+class _Mismatch(Exception):
+    """A value does not fit an option type (internal: turned into a ParameterError)."""
+
+
+def _coerce(value: Any, hint: Any) -> Any:
+    """``value`` (as parsed from JSON) converted to the type ``hint``, or :class:`_Mismatch`.
+
+    Strict on purpose: ``"500"`` is not an integer and ``"true"`` not a boolean, so a
+    misquoted spec is refused instead of silently meaning something else."""
+    origin = get_origin(hint)
+    if origin is Annotated:
+        base, *checks = get_args(hint)
+        value = _coerce(value, base)
+        if not all(c.ok(value) for c in checks if isinstance(c, Check)):
+            raise _Mismatch
+        return value
+    if origin in (Union, types.UnionType):
+        for arm in get_args(hint):
+            try:
+                return _coerce(value, arm)
+            except _Mismatch:
+                pass
+        raise _Mismatch
+    if origin is Literal:
+        if any(value == a and type(value) is type(a) for a in get_args(hint)):
+            return value
+        raise _Mismatch
+    if origin is tuple:
+        args = get_args(hint)
+        if not isinstance(value, (list, tuple)) or len(value) != len(args):
+            raise _Mismatch
+        return tuple(_coerce(v, a) for v, a in zip(value, args))
+    if origin is dict:
+        key_t, val_t = get_args(hint)
+        if not isinstance(value, dict):
+            raise _Mismatch
+        return {_coerce(k, key_t): _coerce(v, val_t) for k, v in value.items()}
+    if hint is Any:
+        return value
+    if hint is type(None):
+        if value is None:
+            return None
+        raise _Mismatch
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise _Mismatch
+    if isinstance(value, bool):  # JSON true/false is not a number
+        raise _Mismatch
+    if hint is int:
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            return int(value)  # 4.0 or 1e3 from JSON
+        raise _Mismatch
+    if hint is float:
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            return float(value)
+        raise _Mismatch
+    if isinstance(hint, type) and isinstance(value, hint):
+        return value
+    raise _Mismatch
+
+
+def _describe(hint: Any) -> str:
+    """What an option of type ``hint`` must be, in words."""
+    origin = get_origin(hint)
+    if origin is Annotated:
+        base, *checks = get_args(hint)
+        return " ".join([_describe(base)] + [c.describe() for c in checks
+                                             if isinstance(c, Check)])
+    if origin in (Union, types.UnionType):
+        return " or ".join(_describe(a) for a in get_args(hint))
+    if origin is Literal:
+        return "one of " + ", ".join(json.dumps(a) for a in get_args(hint))
+    if origin is tuple:
+        return f"a list [low, high] of {len(get_args(hint))} numbers"
+    if origin is dict:
+        return f"an object {{name: {_describe(get_args(hint)[1])}}}"
+    names = {type(None): "null", bool: "true or false", int: "an integer",
+             float: "a finite number", str: "text"}
+    if hint in names:
+        return names[hint]
+    return f"a {getattr(hint, '__name__', hint)}"
+
+
+def _option_types(fn: Callable[..., Any]) -> dict[str, Any]:
+    """Option name -> type of a problem function: its annotation, else its default's type."""
+    hints = get_type_hints(fn, include_extras=True)
+    out = {}
+    for name, par in inspect.signature(fn).parameters.items():
+        if par.kind in (par.VAR_POSITIONAL, par.VAR_KEYWORD):
+            continue
+        default = par.default
+        out[name] = hints.get(name, Any if default in (par.empty, None) else type(default))
+    return out
+
+
+def validate_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Check the options of problem ``name`` against its function's signature, before
+    anything is built: unknown keys, types (from the annotations or defaults) and the ranges
+    declared with :class:`Check`.  Returns the options converted (lists to tuples, 4.0 to 4).
+    """
+    fn = PROBLEMS[name]
+    types_ = _option_types(fn)
+    defaults = {k: p.default for k, p in inspect.signature(fn).parameters.items()}
+    out = {}
+    for key, value in options.items():
+        if key not in types_:
+            raise ParameterError(
+                f"unknown option {key!r} for model {name!r}",
+                hint=f"options of {name}: {', '.join(types_)}")
+        try:
+            out[key] = _coerce(value, types_[key])
+        except _Mismatch:
+            try:
+                got = json.dumps(value)
+            except (TypeError, ValueError):
+                got = repr(value)
+            example = defaults.get(key)
+            if example in (None, inspect.Parameter.empty):
+                example = _example(types_[key])
+            if _fits_unquoted(value, types_[key]):
+                hint = "write numbers and true/false without quotes"
+            elif example is None:  # an object option: only settable from Python
+                hint = f"leave it out, or set it from Python ({fn.__module__}.{fn.__name__})"
+            else:
+                hint = "e.g. --model {}:{}={}".format(
+                    name, key, json.dumps(example, separators=(",", ":")))
+            raise ParameterError(
+                f"model option {key!r} must be {_describe(types_[key])}, got {got[:80]}",
+                hint=hint) from None
+    return out
+
+
+def _json_type(value: Any) -> str:
+    return {list: "list", dict: "object", str: "string", bool: "boolean", int: "number",
+            float: "number", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _fits_unquoted(value: Any, hint: Any) -> bool:
+    """Whether a text value would be valid without its quotes (``"500"``, ``"true"``)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        _coerce(json.loads(value), hint)
+    except (ValueError, _Mismatch):
+        return False
+    return True
+
+
+def _example(hint: Any) -> Any:
+    """The default of an option type, for a hint (the first non-null arm of a union)."""
+    origin = get_origin(hint)
+    if origin is Annotated:
+        return _example(get_args(hint)[0])
+    if origin in (Union, types.UnionType):
+        return _example(next(a for a in get_args(hint) if a is not type(None)))
+    if origin is Literal:
+        return get_args(hint)[0]
+    if origin is tuple:
+        return [1.0, 2.0]
+    if origin is dict:
+        return {"E": 10}
+    return {bool: True, int: 100, float: 1.0, str: "text"}.get(hint)
+
+
 def parse_model_spec(spec: str | dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """``"name"``, ``"name:key=value,..."``, a JSON file path, or a dict -> (name, options)."""
+    """``"name"``, ``"name:key=value,..."``, a JSON file path, or a dict -> (name, options).
+
+    The options are checked against the problem function's signature
+    (:func:`validate_options`) so that a wrong key, type or range is one clear error up
+    front, not a failure deep inside the simulator."""
     if isinstance(spec, dict):
         d = dict(spec)
+        where = "model spec"
     elif str(spec).lower().endswith(".json"):
         p = Path(spec).expanduser()
         if not p.is_file():
             raise InputFileError(f"model spec file not found: {p}")
         try:
             d = json.loads(p.read_text())
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputFileError(f"model spec {p} cannot be read: {exc}") from exc
         except ValueError as exc:
             raise InputFileError(f"model spec {p} is not valid JSON: {exc}") from exc
+        where = f"model spec {p}"
+        if not isinstance(d, dict):
+            raise SchemaError(
+                f"{where} holds a JSON {_json_type(d)}, not an object",
+                hint='write {"problem": "gast2023_ei", "options": {"n_e": 400}}')
     else:
         name, _, rest = str(spec).partition(":")
         opts: dict[str, Any] = {}
         for item in filter(None, (s.strip() for s in _split_options(rest))):
             key, eq, value = item.partition("=")
-            if not eq:
+            if not eq or not key.strip():
                 raise ParameterError(f"bad model option {item!r}", hint="use key=value")
+            if key.strip() in opts:
+                raise ParameterError(f"model option {key.strip()!r} is given twice")
             opts[key.strip()] = _parse_value(value.strip())
-        d = {"problem": name, "options": opts}
+        d = {"problem": name.strip(), "options": opts}
+        where = "model spec"
+    extra = sorted(set(d) - {"problem", "options"}, key=str)
+    if extra:
+        raise SchemaError(f"{where} has unknown key(s) {extra}",
+                          hint='a model spec has only "problem" and "options"')
     name = d.get("problem")
-    if name not in PROBLEMS:
+    if name is None:
+        raise SchemaError(f'{where} does not name its "problem"',
+                          hint=f'add "problem": one of {sorted(PROBLEMS)}')
+    if not isinstance(name, str) or name not in PROBLEMS:
         raise ParameterError(f"unknown model {name!r}", hint=f"available: {sorted(PROBLEMS)}")
-    opts = dict(d.get("options") or {})
-    for key in ("delta_v_range", "drive_e_range", "drive_i_range"):
-        if isinstance(opts.get(key), list):
-            opts[key] = tuple(opts[key])
-    return name, opts
+    opts = d.get("options")
+    if opts is None:
+        opts = {}
+    if not isinstance(opts, dict):
+        raise SchemaError(
+            f'"options" of the {where} must be a JSON object, got a {_json_type(opts)}',
+            hint='e.g. "options": {"n_e": 400, "n_i": 400}')
+    return name, validate_options(name, opts)
 
 
 def observed_units(recording: Any, populations: tuple[str, ...] | None,
@@ -226,6 +451,10 @@ def problem_from_spec(spec: str | dict[str, Any], recording: Any = None,
         # whole number of integration steps (the recording window is cut to match)
         dur = round(math.floor(float(recording.t_stop_ms - recording.t_start_ms) / dt + 1e-6)
                     * dt, 9)
+        if "duration_ms" not in opts and dur <= 0:
+            raise ParameterError(
+                f"model option 'dt_ms' ({dt:g} ms) is longer than the recording window "
+                f"({length:g} ms)", hint=f"use a smaller step, e.g. --model {name}:dt_ms=0.1")
         opts.setdefault("duration_ms", dur)
         pops = None if opts.get("pooled") else ("E", "I")
         try:

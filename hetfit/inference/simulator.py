@@ -179,7 +179,7 @@ class NetworkSimulator(Simulator):
         if not isinstance(summaries, (SummarySpec, TraceSpec)):
             raise ParameterError("summaries must be a SummarySpec or a TraceSpec")
         self.summaries = summaries
-        if not (t_max_ms > t_transient_ms >= 0):
+        if not (np.isfinite(t_max_ms) and t_max_ms > t_transient_ms >= 0):
             raise ParameterError(
                 f"need t_max_ms > t_transient_ms >= 0, got {t_max_ms} and {t_transient_ms}")
         if not dt_ms > 0:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -78,6 +79,20 @@ def _fmt(value: Any, digits: int) -> str:
     return str(value)
 
 
+_MD_INLINE = re.compile(r"([\\`*_\[\]<>])")
+
+
+def _md_cell(text: Any) -> str:
+    """A Markdown table cell: labels come from users' files, and a ``|`` or a line break in
+    one would split or end the row; both are escaped (``\\|``) or folded into a space."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _md_inline(text: Any) -> str:
+    """One line of Markdown text with its markup characters escaped (captions, titles)."""
+    return _MD_INLINE.sub(r"\\\1", " ".join(str(text).split()))
+
+
 class Report:
     """Collects sections; renders HTML and Markdown; keeps all numbers for ``results.json``."""
 
@@ -93,32 +108,35 @@ class Report:
 
     # -- rendering -----------------------------------------------------------------------
     def to_markdown(self) -> str:
-        out = [f"# {self.title}", ""]
+        out = [f"# {_md_inline(self.title)}", ""]
         if self.subtitle:
             out += [self.subtitle, ""]
         for s in self.sections:
-            out += [f"## {s.title}", ""]
+            out += [f"## {_md_inline(s.title)}", ""]
             for b in s.blocks:
                 if b.kind == "text":
                     out += [b.payload, ""]
-                elif b.kind == "note":
-                    out += [f"> {b.payload}", ""]
+                elif b.kind == "note":  # every line quoted, or the rest leaves the note
+                    out += [f"> {ln}" for ln in str(b.payload).splitlines() or [""]] + [""]
                 elif b.kind == "code":
                     out += ["```", b.payload, "```", ""]
                 elif b.kind == "figure":
                     fn, cap = b.payload
-                    out += [f"![{cap}]({fn})", "", f"*{cap}*" if cap else "", ""]
+                    link = str(fn).replace(" ", "%20").replace("(", "%28").replace(")", "%29")
+                    out += [f"![{_md_inline(cap)}]({link})", "",
+                            f"*{_md_inline(cap)}*" if cap else "", ""]
                 elif b.kind == "table":
                     rows, cap, digits = b.payload
                     if not rows:
                         continue
                     cols = list(rows[0].keys())
                     if cap:
-                        out += [f"**{cap}**", ""]
-                    out.append("| " + " | ".join(cols) + " |")
+                        out += [f"**{_md_inline(cap)}**", ""]
+                    out.append("| " + " | ".join(_md_cell(c) for c in cols) + " |")
                     out.append("|" + "---|" * len(cols))
                     for r in rows:
-                        out.append("| " + " | ".join(_fmt(r.get(c), digits) for c in cols) + " |")
+                        out.append("| " + " | ".join(_md_cell(_fmt(r.get(c), digits))
+                                                     for c in cols) + " |")
                     out.append("")
         return "\n".join(out).rstrip() + "\n"
 

@@ -44,6 +44,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     src.add_argument("--disease", metavar="B",
                      help="compared condition: a cell-table file, or column=value on the "
                      "preset's table")
+    src.add_argument("--delimiter", metavar="CHAR",
+                     help="column delimiter of --healthy/--disease CSV files, e.g. ';' or tab "
+                     "(default: detected; decimal commas are read with ';' or tab)")
+    src.add_argument("--encoding", metavar="NAME",
+                     help="text encoding of --healthy/--disease CSV files (default utf-8; e.g. "
+                     "latin-1)")
     src.add_argument("--reference", choices=("temporal", "frontal", "all"),
                      help="rich2022: which non-epileptogenic cells are the reference "
                      "(default temporal, as the publication's model)")
@@ -82,6 +88,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run_g.add_argument("--out", metavar="DIR",
                        help="write report.html, report.md, results.json, spreads.csv and "
                        "figures here (atomically)")
+    run_g.add_argument("--force", action="store_true",
+                       help="write into an --out folder that holds other files; only files "
+                       "hetfit wrote there are replaced, never yours")
 
 
 def _criteria(text: str) -> dict[str, Any] | None:
@@ -100,8 +109,9 @@ def _criteria(text: str) -> dict[str, Any] | None:
     return out
 
 
-def _read_table(path: str, what: str) -> Any:
+def _read_table(path: str, what: str, args: argparse.Namespace | None = None) -> Any:
     from hetfit.data_adapters.celltable import CellTable
+    from hetfit.data_adapters.tables import text_options
     from hetfit.io import existing_file
 
     p = existing_file(path, f"{what} cell table")
@@ -110,7 +120,8 @@ def _read_table(path: str, what: str) -> Any:
             f"{what} table {p} has an unsupported suffix {p.suffix!r}",
             hint="give a .csv or .parquet cell table (one row per cell, canonical columns)",
         )
-    return CellTable.read(p)
+    opts = text_options(p, getattr(args, "delimiter", None), getattr(args, "encoding", None))
+    return CellTable.read(p, read_kwargs=opts or None)
 
 
 def _condition(text: str | None, default: Any, what: str) -> Any:
@@ -152,6 +163,11 @@ def run(args: argparse.Namespace) -> dict:
     if args.preset:
         from hetfit.disease.presets import load_preset
 
+        for flag in ("delimiter", "encoding"):
+            if getattr(args, flag) is not None:
+                raise ParameterError(f"--{flag} applies to --healthy/--disease table files, "
+                                     "not to --preset data", hint=f"drop --{flag}")
+
         kw: dict[str, Any] = {}
         if args.preset.lower().startswith("rich"):
             if args.reference:
@@ -173,8 +189,8 @@ def run(args: argparse.Namespace) -> dict:
                 "give --preset, or both --healthy and --disease cell-table files",
                 hint="e.g. hetfit compare --preset allen-human --data-root ../shared/data",
             )
-        h = _read_table(args.healthy, "healthy")
-        d = _read_table(args.disease, "disease")
+        h = _read_table(args.healthy, "healthy", args)
+        d = _read_table(args.disease, "disease", args)
         result = run_comparison(
             healthy_table=h, disease_table=d,
             healthy=Condition(Path(args.healthy).stem), disease=Condition(Path(args.disease).stem),
@@ -185,7 +201,7 @@ def run(args: argparse.Namespace) -> dict:
         from hetfit.disease.report import write_comparison_report
         from hetfit.io import staged_directory
 
-        with staged_directory(args.out) as stage:
+        with staged_directory(args.out, "compare", force=args.force) as stage:
             write_comparison_report(result, stage)
         out["out"] = str(Path(args.out))
         console.info(f"report written to {args.out}")

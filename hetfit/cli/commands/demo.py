@@ -17,7 +17,11 @@ DESCRIPTION = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="hetfit_demo",
-                        help="report directory (replaced atomically; default hetfit_demo)")
+                        help="report directory (default hetfit_demo); an earlier demo report "
+                        "there is replaced, a folder holding other files is refused")
+    parser.add_argument("--force", action="store_true",
+                        help="write into an --out folder that holds other files; only files "
+                        "hetfit wrote there are replaced, never yours")
     parser.add_argument("--quick", action="store_true", help="reduced budget (about a minute)")
     parser.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
     parser.add_argument("--allen", metavar="PATH",
@@ -32,7 +36,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from hetfit.demo.pipeline import run_demo
 
     res = run_demo(args.out, quick=args.quick, seed=args.seed, allen=args.allen,
-                   data_root=args.data_root)
+                   data_root=args.data_root, force=args.force)
     if args.json:  # the full numbers are in results.json; keep stdout to the essentials
         res = {k: v for k, v in res.items() if k != "results"} | {
             "summary": _headline(res["results"])}

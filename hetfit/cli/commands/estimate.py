@@ -55,6 +55,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="kind of input")
     parser.add_argument("--mapping", help="column mapping JSON for --source table "
                         "(omit for tables with hetfit's canonical column names)")
+    parser.add_argument("--delimiter", metavar="CHAR",
+                        help="column delimiter of a --source table text file, e.g. ';' or "
+                        "tab (default: detected; ',' ';' tab and '|' are recognised, and "
+                        "decimal commas with ';' or tab)")
+    parser.add_argument("--encoding", metavar="NAME",
+                        help="text encoding of a --source table file (default utf-8; e.g. "
+                        "latin-1 or cp1252 for older spreadsheet exports)")
+    parser.add_argument("--on-duplicate", choices=("raise", "first"), default=None,
+                        help="repeated cell ids in a --source table: raise (default) or keep "
+                        "the first row of each id (the others are dropped and counted)")
     parser.add_argument("--dataset", help="registered dataset name for --source dataset "
                         "(rich2022, moradi_chameh2021, berg2021, chartrand2023, prince2021, "
                         "allen_cell_types)")
@@ -83,6 +93,11 @@ def _read(args: argparse.Namespace):
     from hetfit.errors import ParameterError
 
     src, paths = args.source, list(args.paths)
+    given = [f for f, v in (("--delimiter", args.delimiter), ("--encoding", args.encoding),
+                            ("--on-duplicate", args.on_duplicate)) if v is not None]
+    if given and src != "table":
+        raise ParameterError(f"{given[0]} applies to --source table only",
+                             hint=f"drop {given[0]}")
     if src == "allen":
         from hetfit.data_adapters import read_allen
 
@@ -91,13 +106,18 @@ def _read(args: argparse.Namespace):
     if src == "table":
         if len(paths) != 1:
             raise ParameterError("--source table reads one file", hint="pass a single PATH")
+        from hetfit.data_adapters.tables import text_options
+
+        opts = text_options(paths[0], args.delimiter, args.encoding)
+        policy = {"on_duplicate": args.on_duplicate} if args.on_duplicate else {}
         if args.mapping:
             from hetfit.data_adapters import read_mapped
 
-            return read_mapped(paths[0], args.mapping)
+            return read_mapped(paths[0], args.mapping, **policy,
+                               **({"read_kwargs": opts} if opts else {}))
         from hetfit.data_adapters import CellTable
 
-        return CellTable.read(paths[0])
+        return CellTable.read(paths[0], read_kwargs=opts or None, **policy)
     if src in ("nwb", "abf"):
         from pathlib import Path
 
@@ -137,6 +157,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     if args.mapping and args.source != "table":
         raise ParameterError("--mapping applies to --source table only")
+    if args.out:
+        from hetfit.distributions.estimate import SCHEMA_NAME
+        from hetfit.io import output_file
+
+        output_file(args.out, schema=SCHEMA_NAME)  # refused before any work
     table = _read(args)
     sel = _pairs(args.select, "--select")
     if sel:
@@ -181,9 +206,33 @@ def _fmt(v: float | None) -> str:
     return "nan" if v is None else f"{v:.3g}"
 
 
+def table_report_lines(report: dict[str, Any] | None, max_notes: int = 8) -> list[str]:
+    """What happened to the input rows, for the human summary: rows read/kept/dropped, each
+    drop reason with its count and first ids, values set to missing, and the notes."""
+    if not report:
+        return []
+    lines = [f"input {report.get('source') or 'table'}: {report.get('rows_read', 0)} rows read, "
+             f"{report.get('rows_kept', 0)} kept, {report.get('rows_dropped', 0)} dropped"]
+    ids = report.get("dropped_ids") or {}
+    for reason, n in (report.get("dropped_rows") or {}).items():
+        shown = ids.get(reason) or []
+        more = ", ..." if n > len(shown) else ""
+        lines.append(f"  dropped {n}: {reason}"
+                     + (f" ({', '.join(map(str, shown))}{more})" if shown else ""))
+    for feat, n in (report.get("implausible_values") or {}).items():
+        if n:
+            lines.append(f"  {feat}: {n} implausible value(s) set to missing")
+    notes = list(report.get("notes") or [])
+    lines += [f"  note: {n}" for n in notes[:max_notes]]
+    if len(notes) > max_notes:
+        lines.append(f"  ... and {len(notes) - max_notes} more note(s) (see --json)")
+    return lines
+
+
 def render(result: dict[str, Any]) -> str:
-    lines = [f"{result['n_cells']} cells in {result['n_types']} type(s) "
-             f"(grouped by {', '.join(result['group_by']) or 'nothing'})"]
+    lines = table_report_lines(result.get("table_report"))
+    lines.append(f"{result['n_cells']} cells in {result['n_types']} type(s) "
+                 f"(grouped by {', '.join(result['group_by']) or 'nothing'})")
     for r in result["summary"]:
         if r["status"] == "ok":
             lo, hi = r["sd_ci"]

@@ -9,7 +9,7 @@ Examples::
     hetfit fit --recording spikes.csv --model gast2023_ei --budget 20000 \\
         --scheduler tcp://10.0.0.5:8786 --out fit2
     # apply a saved (amortized) posterior to another recording of the same shape
-    hetfit fit --recording other.csv --model gast2023_ei --posterior fit1/posterior.pt --json
+    hetfit fit --recording other.csv --model gast2023_ei --posterior fit1/posterior.npz --json
 
 Output: posterior mean, median, SD and 90% interval per parameter; diagnostics (simulation-
 based calibration of the trained posterior, coverage, recovery on held-out simulations, a
@@ -20,6 +20,7 @@ predictive check); paths of the saved artifacts.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 HELP = "infer heterogeneity widths from a recording with simulation-based inference"
@@ -44,12 +45,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "--posterior)")
     parser.add_argument("--posterior", metavar="PATH",
                         help="posterior file: applied if it exists (refused if made for "
-                        "another model), otherwise the trained posterior is saved there")
+                        "another model), otherwise the trained posterior is saved there "
+                        "(default OUT/posterior.npz)")
+    parser.add_argument("--trust-pickle", action="store_true",
+                        help="allow a posterior in hetfit's old pickle format (.pt without its "
+                        "numpy sidecar); unpickling can run any code, so only for files you "
+                        "made or trust")
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="output directory for the posterior, simulation store and "
                         "result.json (default ./hetfit_fit when training)")
     parser.add_argument("--store", metavar="DIR",
                         help="simulation store directory (default OUT/simulations)")
+    parser.add_argument("--force", action="store_true",
+                        help="write into an --out folder that holds other files; only files "
+                        "hetfit wrote there are replaced, never yours")
     parser.add_argument("--scheduler", metavar="ADDR",
                         help="Dask scheduler address (tcp://host:port) or 'local[:N]' for a "
                         "local Dask cluster; default: simulate in this process")
@@ -72,6 +81,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="posterior predictive check with N simulations (default off)")
     parser.add_argument("--time-unit", choices=("s", "ms"), default=None,
                         help="time unit of a CSV recording (if its column name does not say)")
+    parser.add_argument("--no-time-unit-check", action="store_true",
+                        help="do not stop when the times look like a ms/s mix-up (e.g. a "
+                        "sparse recording of many hours); the diagnosis is still reported")
+    parser.add_argument("--delimiter", metavar="CHAR",
+                        help="column delimiter of a CSV recording, e.g. ';' or tab (default: "
+                        "detected)")
+    parser.add_argument("--nan-policy", choices=("raise", "drop"), default="raise",
+                        help="rows with a missing unit or a NaN time: raise (default) or drop "
+                        "them (counted in the summary)")
+    parser.add_argument("--sort-spikes", action="store_true",
+                        help="sort spike times that decrease within a unit instead of "
+                        "refusing the file (only if the row order is meaningless)")
+    parser.add_argument("--duplicate-spikes", choices=("keep", "drop"), default="keep",
+                        help="spikes at exactly the time of the previous spike of their unit: "
+                        "keep (default; a coarse time resolution) or drop (duplicated rows); "
+                        "counted in the summary either way")
+    parser.add_argument("--segment", type=int, default=None, metavar="K",
+                        help="segment of a multi-segment neo file to read (0-based)")
     parser.add_argument("--t-start-ms", type=float, default=None,
                         help="start of the recording window in ms (default: file start, 0)")
     parser.add_argument("--t-stop-ms", type=float, default=None,
@@ -90,8 +117,27 @@ def _read_recording(args: argparse.Namespace):
     path = Path(args.recording)
     kwargs = {k: getattr(args, k) for k in ("t_start_ms", "t_stop_ms")
               if getattr(args, k) is not None}
-    if path.suffix.lower() in (".csv", ".tsv", ".tab", ".txt") and args.time_unit:
+    kwargs.update(nan_policy=args.nan_policy, sort=args.sort_spikes,
+                  duplicates=args.duplicate_spikes,
+                  check_time_units="warn" if args.no_time_unit_check else True)
+    suffix = path.suffix.lower()
+    csv = suffix in (".csv", ".tsv", ".tab", ".txt")
+    if csv and args.time_unit:
         kwargs["time_unit"] = args.time_unit
+    if args.delimiter is not None:
+        if not csv:
+            raise ParameterError(f"--delimiter applies to CSV recordings, not {path.name}",
+                                 hint="drop --delimiter")
+        from hetfit.data_adapters.tables import parse_delimiter
+
+        kwargs["sep"] = parse_delimiter(args.delimiter)
+    if args.segment is not None:
+        if csv or suffix in (".nwb", ".h5", ".hdf5"):
+            raise ParameterError(f"--segment applies to multi-segment neo files, not "
+                                 f"{path.name}", hint="drop --segment")
+        if args.segment < 0:
+            raise ParameterError(f"--segment must be >= 0, got {args.segment}")
+        kwargs["segment"] = args.segment
     rec = read_recording(path, **kwargs)
     if args.window_ms is not None:
         if not args.window_ms > 0:
@@ -105,6 +151,28 @@ def _read_recording(args: argparse.Namespace):
     return rec.require(min_units=2, min_spikes=2)
 
 
+def recording_result(args: argparse.Namespace, rec) -> dict:
+    """The recording part of the result: size, window, and what the reader (and
+    --window-ms) dropped or changed, by reason with the first unit ids."""
+    read = rec.report.to_dict() if rec.report is not None else {}
+    read.pop("source", None)
+    return {"path": str(args.recording), "n_units": rec.n_units,
+            "n_active_units": rec.n_active_units, "n_spikes": rec.n_spikes,
+            "window_ms": [rec.t_start_ms, rec.t_stop_ms], **read}
+
+
+def recording_lines(recording: dict) -> list[str]:
+    """Human lines for :func:`recording_result` (spikes read, kept, dropped and why)."""
+    from hetfit.data_adapters.activity import read_report_lines
+
+    if "rows_read" not in recording:
+        return []
+    lines = read_report_lines({**recording, "source": f"recording {recording['path']}"})
+    lines.insert(1, f"  {recording['n_units']} units ({recording['n_active_units']} active), "
+                    f"window {recording['window_ms'][0]:g}-{recording['window_ms'][1]:g} ms")
+    return lines
+
+
 def _estimator(args: argparse.Namespace, simulator):
     from hetfit.inference.estimators import EstimatorConfig
     from hetfit.inference.summaries import TraceSpec
@@ -115,12 +183,50 @@ def _estimator(args: argparse.Namespace, simulator):
     return EstimatorConfig(method=args.method, embedding=embedding, embedding_channels=channels)
 
 
+def _check_outputs(args: argparse.Namespace, out: Path, posterior_path: Path,
+                   apply: bool) -> tuple[str, ...]:
+    """Refuse outputs that would replace what hetfit did not write, before any work; returns
+    the entries this run will write directly inside ``out`` (none: ``out`` is not used)."""
+    from hetfit.errors import InputFileError
+    from hetfit.inference.artifacts import FORMAT, sidecar_path
+    from hetfit.io import claim_output_dir, output_file
+
+    if apply:
+        if not posterior_path.is_file():
+            raise InputFileError(f"--posterior {posterior_path} is not a regular file",
+                                 hint="pass the posterior file written by hetfit fit")
+        targets = [out / "result.json"] if args.out is not None else []
+    else:
+        output_file(posterior_path, flag="--posterior", schema=FORMAT, schema_key="format",
+                    npz_member="header")
+        output_file(sidecar_path(posterior_path), flag="--posterior", schema=FORMAT,
+                    schema_key="format")
+        store = Path(args.store).expanduser() if args.store else out / "simulations"
+        if store.is_symlink():
+            raise InputFileError(f"--store {store} is a symbolic link; hetfit does not write "
+                                 "through links", hint="give the real folder it points to")
+        if store.exists() and not store.is_dir():
+            raise InputFileError(f"--store {store} exists and is not a folder",
+                                 hint="choose a folder path for --store")
+        # an existing store's identity (model, prior, seed) is checked when it opens
+        if store.is_dir() and any(store.iterdir()) and not (store / "manifest.json").is_file():
+            raise InputFileError(f"--store {store} holds files that are not a hetfit "
+                                 "simulation store; nothing was changed",
+                                 hint="choose a new or empty folder for --store")
+        targets = [posterior_path, sidecar_path(posterior_path), store, out / "result.json"]
+    entries = tuple(sorted({t.name for t in targets
+                            if os.path.abspath(t.parent) == os.path.abspath(out)}))
+    if entries:
+        claim_output_dir(out, "fit", entries, force=args.force, create=False)
+    return entries
+
+
 def run(args: argparse.Namespace) -> dict:
     from hetfit.console import info
     from hetfit.errors import ParameterError
     from hetfit.inference.fit import DEFAULT_BUDGET, WidthFitter
     from hetfit.inference.problems import problem_from_spec
-    from hetfit.io import atomic_write_json
+    from hetfit.io import atomic_write_json, claim_output_dir
 
     for name in ("workers", "threads", "torch_threads", "samples"):
         v = getattr(args, name)
@@ -130,6 +236,12 @@ def run(args: argparse.Namespace) -> dict:
         raise ParameterError(f"--budget must be >= 1, got {args.budget}")
     if args.seed < 0:
         raise ParameterError(f"--seed must be >= 0, got {args.seed}")
+    out = Path(args.out or "hetfit_fit").expanduser()
+    posterior_path = Path(args.posterior).expanduser() if args.posterior else (
+        out / "posterior.npz")
+    apply = bool(args.posterior) and posterior_path.exists()
+    # every output is checked before any work: a refusal leaves nothing behind
+    entries = _check_outputs(args, out, posterior_path, apply)
     rec = _read_recording(args)
     simulator, prior = problem_from_spec(args.model, recording=rec, n_threads=args.threads)
     # fail before any simulation or training if the recording cannot be summarized like them
@@ -138,20 +250,18 @@ def run(args: argparse.Namespace) -> dict:
         check(rec)
     info(f"recording: {rec.n_units} units ({rec.n_active_units} active), {rec.n_spikes} "
          f"spikes, {rec.duration_ms:g} ms")
-    out = Path(args.out or "hetfit_fit").expanduser()
-    posterior_path = Path(args.posterior).expanduser() if args.posterior else (
-        out / "posterior.pt")
+    if entries:
+        claim_output_dir(out, "fit", entries, force=args.force)
     result: dict = {
-        "recording": {"path": str(args.recording), "n_units": rec.n_units,
-                      "n_active_units": rec.n_active_units, "n_spikes": rec.n_spikes,
-                      "window_ms": [rec.t_start_ms, rec.t_stop_ms]},
+        "recording": recording_result(args, rec),
         "model": {"spec": args.model, "parameters": list(prior.names),
                   "prior": prior.describe(), "summaries": list(simulator.summary_names)},
     }
-    if args.posterior and posterior_path.exists():
+    if apply:
         info(f"applying saved posterior {posterior_path}")
         fitter = WidthFitter.from_posterior(posterior_path, simulator, prior,
-                                            torch_threads=args.torch_threads)
+                                            torch_threads=args.torch_threads,
+                                            trust_pickle=args.trust_pickle)
         meta = fitter.posterior_.metadata
         result["training"] = meta.get("training", {})
         result["calibration"] = {"sbc": meta.get("sbc"), "recovery": meta.get("recovery")}
@@ -215,6 +325,9 @@ def render(result: dict) -> str:
         lines.append(f"posterior predictive check: "
                      f"{'consistent' if ppc['consistent'] else 'INCONSISTENT'} "
                      f"(joint p={ppc['joint_pvalue']:.3f})")
+    lines += recording_lines(result.get("recording") or {})
+    warned = (result.get("training") or {}).get("warnings") or []
+    lines += [f"training warning: {w}" for w in warned]
     art = result["artifacts"]
     lines.append(f"posterior file: {art['posterior']}")
     if art.get("store"):

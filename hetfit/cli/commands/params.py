@@ -69,7 +69,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         raise ParameterError("say where the distributions come from",
                              hint="pass --from ESTIMATE.json or --preset COLLECTION:TYPE "
                              "(see --list-presets)")
-    from hetfit.params.population import population_from_estimate
+    from hetfit.params.population import SCHEMA_NAME, population_from_estimate
+
+    if args.out:
+        from hetfit.io import output_file
+
+        output_file(args.out, schema=SCHEMA_NAME)  # refused before any work
 
     if args.preset:
         if args.type_name:

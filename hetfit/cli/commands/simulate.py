@@ -96,8 +96,10 @@ def _check(args: argparse.Namespace) -> None:
         if args.out.suffix != ".npz":
             raise ParameterError(f"--out must end in .npz, got {args.out}",
                                  hint="e.g. --out run.npz")
-        if args.out.exists() and args.out.is_dir():
-            raise ParameterError(f"--out {args.out} is a directory")
+        from hetfit.io import output_file
+
+        # before simulating: never replace a file hetfit did not write, a link or a device
+        output_file(args.out, npz_member="meta_json")
 
 
 def _network(args: argparse.Namespace):
@@ -175,6 +177,7 @@ def _write_npz(path: Path, res, summary: dict) -> Path:
     meta = {k: v for k, v in res.meta.items() if k not in ("spike_counts", "samples",
                                                            "isi_sum_ms", "isi_sq_sum_ms2")}
     meta["summary"] = summary
+    meta["format"] = "hetfit-simulate"  # how a rerun knows this file is hetfit's to replace
     buf = io.BytesIO()
     np.savez_compressed(
         buf, spike_times_ms=res.spike_times_ms, spike_neurons=res.spike_neurons,
