@@ -156,17 +156,18 @@ def _hetfit_json(path: Path, schema: str, key: str = "schema") -> bool:
 
 
 def _hetfit_npz(path: Path, member: str) -> bool:
-    """An ``.npz`` holding ``member`` whose JSON text names hetfit (its header or metadata)."""
+    """An ``.npz`` holding ``member``, a JSON text (bytes or str) that names hetfit."""
     import zipfile
 
     try:
-        with zipfile.ZipFile(path) as zf:
-            if f"{member}.npy" not in zf.namelist():
+        with np.load(path, allow_pickle=False) as z:
+            if member not in z.files:
                 return False
-            with zf.open(f"{member}.npy") as fh:
-                return b"hetfit" in fh.read(1 << 16)
-    except (OSError, zipfile.BadZipFile, KeyError):
+            arr = z[member]
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError):
         return False
+    text = bytes(arr).decode("utf-8", "replace") if arr.dtype == np.uint8 else str(arr)
+    return "hetfit" in text
 
 
 def output_file(path: str | os.PathLike, *, flag: str = "--out", schema: str | None = None,

@@ -6,6 +6,8 @@ Contract for every subcommand:
   corrupt the JSON).
 - A :class:`~hetfit.errors.HetfitError` becomes one line on stderr and exit code 2
   (traceback only with ``--debug``); bad arguments are reported the same way.
+- Errors of the environment (``OSError``: disk full, no permission, a closed or full
+  stdout) are one line and exit code 2 as well.
 - Unexpected exceptions exit 1 with a one-line summary (traceback with ``--debug``).
 """
 
@@ -13,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import importlib
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -27,6 +31,7 @@ EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_USER = 2
 EXIT_INTERRUPTED = 130
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -110,6 +115,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"hetfit {args.command}: interrupted; no partial output was kept", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except OSError as exc:  # the environment (disk full, permissions), not a bug: one line
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        from hetfit.io import os_error
+
+        action = "write" if exc.errno in _WRITE_ERRNOS else "read or write"
+        print(f"hetfit {args.command}: error: {os_error(exc, action).one_line()}",
+              file=sys.stderr)
+        return EXIT_USER
     except Exception as exc:  # last-resort handler: one line instead of a traceback
         if debug:
             import traceback
@@ -129,11 +145,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         from hetfit.io import dumps
 
-        print(dumps(result), file=real_stdout)
+        text = dumps(result)
     else:
         render = getattr(mod, "render", None) or _render_default
-        print(render(result), file=real_stdout)
+        text = render(result)
+    try:
+        print(text, file=real_stdout, flush=True)
+    except OSError as exc:  # e.g. `--json > /dev/full`, or a closed pipe
+        _silence(real_stdout)
+        where = "standard output"
+        print(f"hetfit {args.command}: error: cannot write the result to {where}: "
+              f"{exc.strerror or type(exc).__name__} (redirect the output to a file or "
+              "folder that has space, or use --out)", file=sys.stderr)
+        return EXIT_USER
     return EXIT_OK
+
+
+def _silence(stream) -> None:
+    """Point a failed stdout at /dev/null so that Python's flush at exit adds no second
+    error (the pattern the Python docs give for SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (tests): nothing to do
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

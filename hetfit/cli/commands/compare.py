@@ -155,6 +155,11 @@ def run(args: argparse.Namespace) -> dict:
         raise ParameterError("--replicates must be >= 2")
     if args.sweeps and args.no_network:
         raise ParameterError("--sweeps needs the network step", hint="drop --no-network")
+    if args.out:
+        from hetfit.io import claim_output_dir
+
+        # refused before the (minutes of) work, not after it
+        claim_output_dir(args.out, "compare", (), force=args.force, create=False)
     groupings = [tuple(args.by)] if args.by else None
     common = dict(types=args.types, features=args.features, quick=args.quick,
                   seed=args.seed, n_boot=args.n_boot, n_perm=args.n_perm,
