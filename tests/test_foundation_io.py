@@ -25,10 +25,10 @@ def test_atomic_write_replaces_and_leaves_no_temp(tmp_path):
 
 def test_staged_directory_keeps_old_output_on_failure(tmp_path):
     out = tmp_path / "report"
-    with staged_directory(out) as d:
+    with staged_directory(out, "test") as d:
         (d / "a.txt").write_text("first")
     with pytest.raises(RuntimeError):
-        with staged_directory(out) as d:
+        with staged_directory(out, "test") as d:
             (d / "a.txt").write_text("second, incomplete")
             raise RuntimeError("boom")
     assert (out / "a.txt").read_text() == "first"
@@ -63,7 +63,7 @@ def test_written_files_get_normal_permissions(tmp_path):
     try:
         p = atomic_write_json(tmp_path / "r.json", {"v": 1})
         assert stat.S_IMODE(p.stat().st_mode) == 0o644
-        with staged_directory(tmp_path / "out") as d:
+        with staged_directory(tmp_path / "out", "test") as d:
             (d / "f.txt").write_text("x")
         assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o755
     finally:

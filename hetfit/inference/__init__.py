@@ -41,6 +41,7 @@ _EXPORTS = {
     "WidthPosterior": "posterior",
     "save_posterior": "artifacts",
     "load_posterior": "artifacts",
+    "convert_posterior": "artifacts",
     "sbc": "diagnostics",
     "expected_coverage": "diagnostics",
     "recovery": "diagnostics",
