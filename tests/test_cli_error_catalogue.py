@@ -41,6 +41,45 @@ def _spikes(n_units: int, per_unit: int = 40, rate_hz: float = 10.0) -> list[tup
     return sorted(rows, key=lambda r: r[1])
 
 
+def _spikes_ei() -> list[tuple[str, float]]:
+    """A recording the default model accepts: 3 E and 3 I units over 2 s."""
+    rows = [(("E" if int(u[1:]) < 3 else "I") + u[1:], t) for u, t in _spikes(6, per_unit=20)]
+    return sorted(rows, key=lambda r: r[1])
+
+
+def _user_dir(path: Path) -> Path:
+    path.mkdir()
+    (path / "notes.txt").write_text("the user's own file")
+    return path
+
+
+def _symlink(link: Path, target: Path) -> Path:
+    link.symlink_to(target, target_is_directory=target.is_dir())
+    return link
+
+
+def _fifo(path: Path) -> Path:
+    import os
+
+    os.mkfifo(path)
+    return path
+
+
+def _pickle(path: Path) -> str:
+    import pickle
+
+    path.write_bytes(pickle.dumps({"format": "hetfit-posterior", "format_version": 1}))
+    return str(path)
+
+
+def _npz_posterior(path: Path, header: dict, objects: bool = False) -> str:
+    arrays = {"header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)}
+    if objects:
+        arrays["state_0000"] = np.array([{"a": 1}], dtype=object)
+    np.savez(path, **arrays)
+    return str(path)
+
+
 # Each case: id -> function(tmp_path) returning (argv, path that must not exist afterwards | None)
 def _cases():
     c = {}
@@ -147,6 +186,43 @@ def _cases():
          "--out", str(t / "cmp")], t / "cmp")
     c["compare-unknown-preset"] = lambda t: (
         ["compare", "--preset", "no-such-preset", "--out", str(t / "cmp")], t / "cmp")
+    # --- issue 19: outputs the user owns, posterior files -------------------------------
+    c["compare-out-holds-user-files"] = lambda t: (
+        ["compare", "--healthy", _write(t / "a.csv", GOOD_TABLE), "--disease",
+         _write(t / "b.csv", GOOD_TABLE), "--no-network", "--out", str(_user_dir(t / "mine"))],
+        None)
+    c["compare-out-is-a-symlink"] = lambda t: (
+        ["compare", "--healthy", _write(t / "a.csv", GOOD_TABLE), "--disease",
+         _write(t / "b.csv", GOOD_TABLE), "--no-network", "--out",
+         str(_symlink(t / "link", _user_dir(t / "real")))], None)
+    c["estimate-out-is-a-device"] = lambda t: (
+        ["estimate", "--source", "table", _write(t / "x.csv", GOOD_TABLE), "--out", "/dev/null"],
+        None)
+    c["estimate-out-is-a-directory"] = lambda t: (
+        ["estimate", "--source", "table", _write(t / "x.csv", GOOD_TABLE),
+         "--out", str(_user_dir(t / "d"))], None)
+    c["params-out-is-a-user-file"] = lambda t: (
+        ["params", "--preset", "allen_human:epilepsy-spiny", "--n", "10",
+         "--out", _write(t / "mine.json", '{"my": 1}')], None)
+    c["simulate-out-is-a-pipe"] = lambda t: (
+        ["simulate", "--n", "10", "--duration", "10", "--out", str(_fifo(t / "p.npz"))], None)
+    c["fit-out-is-a-file"] = lambda t: (
+        ["fit", "--recording", _recording(t / "rec.csv", _spikes_ei()),
+         "--out", _write(t / "o", "mine")], None)
+    c["fit-store-is-a-file"] = lambda t: (
+        ["fit", "--recording", _recording(t / "rec.csv", _spikes_ei()),
+         "--store", _write(t / "s", "mine"), "--out", str(t / "fit")], t / "fit")
+    c["fit-legacy-pickle-posterior"] = lambda t: (
+        ["fit", "--recording", _recording(t / "rec.csv", _spikes_ei()), "--posterior",
+         _pickle(t / "post.pt"), "--out", str(t / "fit")], t / "fit")
+    c["fit-posterior-missing-keys"] = lambda t: (
+        ["fit", "--recording", _recording(t / "rec.csv", _spikes_ei()), "--posterior",
+         _npz_posterior(t / "post.npz", {"format": "hetfit-posterior", "format_version": 2}),
+         "--out", str(t / "fit")], t / "fit")
+    c["fit-posterior-with-object-array"] = lambda t: (
+        ["fit", "--recording", _recording(t / "rec.csv", _spikes_ei()), "--posterior",
+         _npz_posterior(t / "post.npz", {"format": "hetfit-posterior"}, objects=True),
+         "--out", str(t / "fit")], t / "fit")
     # --- argument-level mistakes --------------------------------------------------------
     c["unknown-option"] = lambda t: (["simulate", "--widht", "1"], None)
     c["missing-required-option"] = lambda t: (["fit"], None)

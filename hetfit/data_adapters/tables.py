@@ -296,10 +296,8 @@ def merge_duplicate_columns(
                      "values; one copy kept")
     if not drop:
         return df
-    keep = [i for i in range(df.shape[1]) if i not in drop]
-    out = df.iloc[:, keep].copy()
-    out.columns = [names[i] for i in keep]
-    return out
+    # the first of each repeated name keeps its own name (pandas renames only the others)
+    return df.iloc[:, [i for i in range(df.shape[1]) if i not in drop]].copy()
 
 
 def parse_delimiter(text: str) -> str:

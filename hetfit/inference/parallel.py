@@ -32,6 +32,7 @@ import logging
 import math
 import re
 import socket
+import struct
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -78,8 +79,13 @@ def check_scheduler(scheduler: Any) -> Any:
 
 
 def _probe_tcp(address: str, timeout: float) -> None:
-    """Fail fast, with the reason, when nothing answers at a tcp:// address: Dask's own
-    connect would retry a refused port until its timeout and then report only 'timed out'."""
+    """Fail fast, with the reason, when no Dask scheduler answers at a tcp:// address.
+
+    Dask's own connect retries a refused port until its timeout and then says only 'timed
+    out', and it waits for the handshake of a port that accepts but stays silent with no
+    timeout at all (forever).  A scheduler writes its handshake first, a frame whose first
+    8 bytes are its length, so reading those within ``timeout`` tells a live scheduler from
+    a dead port, a silent one or another service."""
     m = _ADDRESS.fullmatch(address)
     if m is None or (m["scheme"] or "tcp") != "tcp":
         return  # tls/ws/ucx/inproc: left to Dask
@@ -87,8 +93,18 @@ def _probe_tcp(address: str, timeout: float) -> None:
     where = f"the Dask scheduler at {address}"
     hint = ("check the address and that the scheduler is running ('dask scheduler' prints "
             "its address), or use 'local' for a Dask cluster on this machine")
+    head = b""
     try:
-        socket.create_connection((host, port), timeout=timeout).close()
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            try:
+                while len(head) < 8:
+                    more = sock.recv(8 - len(head))
+                    if not more:
+                        break
+                    head += more
+            except TimeoutError:
+                pass  # connected, but silent: reported below
     except socket.gaierror as exc:
         raise ClusterError(f"cannot reach {where}: unknown host {host!r} ({exc.strerror})",
                            hint=hint) from None
@@ -100,6 +116,10 @@ def _probe_tcp(address: str, timeout: float) -> None:
                            hint=hint) from None
     except OSError as exc:
         raise ClusterError(f"cannot reach {where}: {exc.strerror or exc}", hint=hint) from None
+    if len(head) < 8 or not 0 < struct.unpack("<Q", head)[0] < 2**24:
+        raise ClusterError(f"something accepts connections at {address} but it is not a "
+                           f"Dask scheduler (no Dask handshake within {timeout:g} s)",
+                           hint=hint)
 
 
 def _discard_half_made_client(exc: BaseException, client_cls: type) -> None:

@@ -250,7 +250,7 @@ def run(args: argparse.Namespace) -> dict:
         check(rec)
     info(f"recording: {rec.n_units} units ({rec.n_active_units} active), {rec.n_spikes} "
          f"spikes, {rec.duration_ms:g} ms")
-    if entries:
+    if entries and not apply:  # training: the store fills OUT from here on
         claim_output_dir(out, "fit", entries, force=args.force)
     result: dict = {
         "recording": recording_result(args, rec),
@@ -298,6 +298,8 @@ def run(args: argparse.Namespace) -> dict:
         "result": str(out / "result.json") if write_result else None,
     }
     if result["artifacts"]["result"]:
+        if apply:  # only now that the posterior loaded and applied
+            claim_output_dir(out, "fit", entries, force=args.force)
         atomic_write_json(out / "result.json", result)
     return result
 
