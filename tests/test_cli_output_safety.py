@@ -302,3 +302,19 @@ def test_full_standard_output_is_one_line_exit_2():
     lines = [x for x in proc.stderr.splitlines() if x.strip()]
     assert proc.returncode == 2, proc.stderr
     assert len(lines) == 1 and "No space left on device" in lines[0], proc.stderr
+
+
+def test_demo_refuses_a_folder_with_user_files_before_any_work(tmp_path, capsys):
+    import time
+
+    out = _user_dir_with_notes(tmp_path / "demo")
+    t0 = time.perf_counter()
+    line = _one_line_refusal(*_cli(capsys, ["demo", "--quiet", "--quick", "--out", str(out)]))
+    assert "notes.txt" in line and time.perf_counter() - t0 < 5  # nothing was simulated
+    assert os.listdir(out) == ["notes.txt"]
+
+
+def _user_dir_with_notes(path: Path) -> Path:
+    path.mkdir()
+    (path / "notes.txt").write_text("mine")
+    return path

@@ -85,4 +85,4 @@ def test_demo_rejects_a_file_as_output_directory(tmp_path, capsys):
     f = tmp_path / "file.txt"
     f.write_text("x")
     assert main(["demo", "--quiet", "--out", str(f)]) == 2
-    assert "not a directory" in capsys.readouterr().err
+    assert "not a folder" in capsys.readouterr().err and f.read_text() == "x"
