@@ -893,7 +893,8 @@ def read_nwb_units(
         trains, ids, source=str(p),
         t_start_ms=t_start_ms if t_start_ms is not None else (nominal_start or None),
         t_stop_ms=t_stop_ms, nominal_stop_ms=nominal_stop, nan_policy=nan_policy, sort=sort,
-        min_units=min_units, check_units=check_time_units, duplicates=duplicates, metadata=meta, notes=notes,
+        min_units=min_units, check_units=check_time_units, duplicates=duplicates,
+        metadata=meta, notes=notes,
     )
 
 
@@ -1046,7 +1047,8 @@ def read_neo(
     return _assemble(
         trains, ids, source=desc, t_start_ms=start, t_stop_ms=t_stop_ms,
         nominal_stop_ms=max(stops), nan_policy=nan_policy, sort=sort, min_units=min_units,
-        check_units=check_time_units, duplicates=duplicates, metadata={"source": desc, "format": "neo"},
+        check_units=check_time_units, duplicates=duplicates,
+        metadata={"source": desc, "format": "neo"},
     )
 
 

@@ -134,8 +134,9 @@ class WidthFitter:
         for NPE, 0 for NLE/NRE whose MCMC sampling makes SBC slow).
     estimator:
         :class:`~hetfit.inference.estimators.EstimatorConfig` (default NPE, MAF).
-    scheduler, workers, n_threads:
-        Where simulations run (see :class:`~hetfit.inference.parallel.SimulationExecutor`).
+    scheduler, workers, n_threads, worker_timeout:
+        Where simulations run, and how long a Dask run waits without any worker (see
+        :class:`~hetfit.inference.parallel.SimulationExecutor`).
     torch_threads:
         torch threads for training and sampling (default 1, faster for these networks).
     chunk_size:
@@ -159,6 +160,7 @@ class WidthFitter:
         torch_threads: int | None = None,
         chunk_size: int = 256,
         sbc_samples: int = 200,
+        worker_timeout: float | None = None,
     ) -> None:
         self.simulator = simulator
         self.prior = coerce_prior(prior)
@@ -178,6 +180,7 @@ class WidthFitter:
         self.scheduler = scheduler
         self.workers = workers
         self.n_threads = n_threads
+        self.worker_timeout = worker_timeout
         self.torch_threads = torch_threads or DEFAULT_TORCH_THREADS
         self.chunk_size = chunk_size
         self.sbc_samples = int(sbc_samples)
@@ -203,9 +206,10 @@ class WidthFitter:
                                self._validation_seed, self.chunk_size)
 
     def _executor(self):
-        from hetfit.inference.parallel import SimulationExecutor
+        from hetfit.inference.parallel import DEFAULT_WORKER_TIMEOUT_S, SimulationExecutor
 
-        return SimulationExecutor(self.scheduler, self.workers, self.n_threads)
+        return SimulationExecutor(self.scheduler, self.workers, self.n_threads,
+                                  worker_timeout=self.worker_timeout or DEFAULT_WORKER_TIMEOUT_S)
 
     def simulate(self) -> tuple[RunReport, RunReport | None]:
         """Fill the training (and validation) stores; resumes whatever is missing."""

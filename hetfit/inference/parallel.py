@@ -371,7 +371,7 @@ class SimulationExecutor:
 
     def _lost(self, what: str) -> ClusterError:
         return ClusterError(
-            f"{what}; simulations already stored are kept",
+            what,
             hint=option("restart the scheduler and run again: the store resumes",
                         "restart the scheduler (or use another --scheduler) and rerun the "
                         "same command: it resumes from the store"))
@@ -403,12 +403,12 @@ class SimulationExecutor:
             return
         if self._no_worker_since is None:
             self._no_worker_since = now
-            info(f"waiting for a Dask worker at {self._where()} (up to "
-                 f"{self.worker_timeout:g} s)")
+            info(f"no Dask worker at {self._where()}; waiting up to "
+                 f"{self.worker_timeout:g} s for one to join")
         elif now - self._no_worker_since > self.worker_timeout:
             raise ClusterError(
                 f"no Dask worker has been available at {self._where()} for "
-                f"{self.worker_timeout:g} s; simulations already stored are kept",
+                f"{self.worker_timeout:g} s",
                 hint=option("start workers (dask worker ADDRESS) or raise worker_timeout, "
                             "then run again: the store resumes",
                             "start workers (dask worker ADDRESS) or raise --worker-timeout, "
@@ -421,22 +421,22 @@ class SimulationExecutor:
         except cf.CancelledError:
             # hetfit cancels only in map_unordered's cleanup, after it stopped waiting:
             # a cancelled task seen here was cancelled by the cluster.
-            raise self._lost(f"{self._where()} cancelled the simulation of {key} (it stopped, "
-                             "restarted or lost its connection)") from None
+            raise self._lost(f"lost {self._where()}: it stopped, restarted or the network "
+                             f"failed while simulations {key} were running") from None
         except cf.process.BrokenProcessPool:
             raise ClusterError(
                 f"a local worker process died while simulating {key} (killed, or out of "
-                "memory); simulations already stored are kept",
+                "memory)",
                 hint=option("use fewer workers, then run again: the store resumes",
                             "use fewer --workers and rerun the same command: it resumes "
                             "from the store")) from None
         except Exception as exc:
             if type(exc).__name__ == "KilledWorker":
                 raise ClusterError(
-                    f"Dask workers died repeatedly while simulating {key} (out of memory?); "
-                    "simulations already stored are kept",
-                    hint="give the workers more memory or smaller chunks of work, then rerun "
-                    "the same command: it resumes from the store") from None
+                    f"Dask workers died repeatedly while simulating {key} (out of memory?)",
+                    hint=option("give the workers more memory, then run again: the store "
+                                "resumes", "give the workers more memory, then rerun the same "
+                                "command: it resumes from the store")) from None
             if self._client is not None and str(getattr(self._client, "status",
                                                         "running")) != "running":
                 raise self._lost(f"lost the connection to {self._where()} while simulating "

@@ -36,6 +36,8 @@ import os
 import re
 import socket
 import time
+import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +48,7 @@ import numpy as np
 from hetfit._version import __version__
 from hetfit.console import info, warn
 from hetfit.errors import (
+    ClusterError,
     IncompatibleArtifactError,
     InputFileError,
     InsufficientDataError,
@@ -200,9 +203,22 @@ class SimulationStore:
                     f"simulation store manifest {self.manifest_path} is unreadable: {exc}",
                     hint="move the store away and start a new one",
                 ) from exc
+            if not isinstance(manifest, dict):
+                raise IncompatibleArtifactError(
+                    f"{self.manifest_path} is not a hetfit simulation store manifest")
             self._check_identity(manifest)
-            for entry in manifest.get("chunks", []):
-                self._chunks[(int(entry["start"]), int(entry["stop"]))] = entry
+            try:
+                for entry in manifest.get("chunks", []):
+                    key = (int(entry["start"]), int(entry["stop"]))
+                    if not (isinstance(entry["file"], str) and isinstance(entry["sha256"], str)
+                            and isinstance(entry["counts"], dict)):
+                        raise TypeError("file, sha256 or counts of the wrong type")
+                    self._chunks[key] = entry
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise IncompatibleArtifactError(
+                    f"simulation store manifest {self.manifest_path} is damaged (bad chunk "
+                    f"entry: {type(exc).__name__}: {exc})",
+                    hint="move the store away and start a new one") from exc
         elif self.path.exists() and any(
             p.name not in ("chunks", ".lock") for p in self.path.iterdir()
         ):
@@ -226,6 +242,8 @@ class SimulationStore:
                 f"hetfit supports ({FORMAT_VERSION})", hint="upgrade hetfit",
             )
         stored = manifest.get("identity", {})
+        if not isinstance(stored, dict):
+            stored = {}
         mine = json.loads(json.dumps(self.identity, default=str))
         keys = ("simulator_fingerprint", "param_names", "summary_names", "summary_version",
                 "prior", "seed", "chunk_size")
@@ -259,10 +277,23 @@ class SimulationStore:
         for key, p in sorted(on_disk.items()):
             if key in self._chunks:
                 continue
-            data = p.read_bytes()
-            self._verify_chunk(np.load(io.BytesIO(data)), key, p)
-            status = np.load(io.BytesIO(data))["status"]
-            self._chunks[key] = self._entry(key, p.name, status, _sha256(data))
+            # Not in the manifest (written after each chunk): never confirmed, so adopted
+            # only if it reads back whole and matches the plan.  One that cannot be read was
+            # cut short (a crash on a filesystem without atomic rename, a partial copy of the
+            # store) and must not be trusted.  hetfit wrote it, inside its own store, yet it
+            # is set aside under a new name rather than deleted or overwritten later: nothing
+            # on disk is destroyed (it stays there to inspect or remove by hand), the store no
+            # longer lists it, and its simulations are run again.
+            try:
+                data = p.read_bytes()
+                z = np.load(io.BytesIO(data))
+                arrays = {k: z[k] for k in ("theta", "seeds", "x", "status", "fingerprint")}
+            except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile,
+                    zlib.error) as exc:
+                self._set_aside(p, exc)
+                continue
+            self._verify_chunk(arrays, key, p)
+            self._chunks[key] = self._entry(key, p.name, arrays["status"], _sha256(data))
             info(f"simulation store: adopted finished chunk {p.name} (written before an "
                  "interruption)")
         keys = sorted(self._chunks)
@@ -272,6 +303,26 @@ class SimulationStore:
                     f"simulation store {self.path} has overlapping chunks [{a0},{a1}) and "
                     f"starting at {b0}", hint="the store was modified by hand; start a new one"
                 )
+
+    def _set_aside(self, path: Path, why: BaseException) -> None:
+        """Rename an unreadable, unlisted chunk file to ``NAME.unreadable[.N]`` (never
+        replacing a file) so that it is neither trusted nor lost."""
+        target = path.with_name(path.name + ".unreadable")
+        n = 0
+        while target.exists():
+            n += 1
+            target = path.with_name(f"{path.name}.unreadable.{n}")
+        reason = " ".join(f"{type(why).__name__}: {why}".split())[:120]
+        try:
+            os.rename(path, target)
+        except OSError as exc:
+            raise IncompatibleArtifactError(
+                f"chunk file {path} is not in the store manifest and cannot be read "
+                f"({reason}), and it cannot be moved aside ({exc.strerror or exc})",
+                hint="move the file out of the store; its simulations will be run again",
+            ) from exc
+        warn(f"simulation store: chunk file {path.name} was not finished ({reason}); set "
+             f"aside as {target.name}, its simulations will be run again")
 
     @staticmethod
     def _entry(key: tuple[int, int], name: str, status: np.ndarray, sha: str) -> dict[str, Any]:
@@ -442,9 +493,8 @@ class SimulationStore:
             # The simulator is shipped once per task; n_threads applies inside the worker.
             tasks = ((key, (self.simulator, *self.planned(*key), ex.n_threads)) for key in todo)
             every = max(1, len(todo) // 10)
-            for i, (key, batch) in enumerate(
-                ex.map_unordered(run_simulation_task, tasks, max_in_flight=max_in_flight), 1
-            ):
+            results = ex.map_unordered(run_simulation_task, tasks, max_in_flight=max_in_flight)
+            for i, (key, batch) in enumerate(self._until_cluster_fails(results, n_total), 1):
                 theta, seeds = self.planned(*key)
                 if not isinstance(batch, SimulationBatch) or batch.x.shape != (
                     key[1] - key[0], len(self.simulator.summary_names)
@@ -465,6 +515,15 @@ class SimulationStore:
         report.status_counts = self.load(n_total).status_counts()
         report.wall_time_s = time.perf_counter() - t0
         return report
+
+    def _until_cluster_fails(self, results, n_total: int):
+        """``results``, with a :class:`ClusterError` completed by what is safe on disk."""
+        try:
+            yield from results
+        except ClusterError as exc:
+            raise ClusterError(
+                f"{exc.message}; the {self.n_stored} of {n_total} simulations finished so "
+                f"far are kept in {self.path}", hint=exc.hint) from exc
 
     # -- reading ------------------------------------------------------------------------
     def load(self, n: int | None = None) -> StoredSimulations:

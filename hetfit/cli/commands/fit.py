@@ -62,6 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scheduler", metavar="ADDR",
                         help="Dask scheduler address (tcp://host:port) or 'local[:N]' for a "
                         "local Dask cluster; default: simulate in this process")
+    parser.add_argument("--worker-timeout", type=float, default=60.0, metavar="SECONDS",
+                        help="with --scheduler: stop (keeping the stored simulations) when "
+                        "no Dask worker has been available for this long (default 60)")
     parser.add_argument("--workers", type=int, default=1,
                         help="local worker processes (default 1: numba is already parallel)")
     parser.add_argument("--threads", type=int, default=None,
@@ -236,6 +239,13 @@ def run(args: argparse.Namespace) -> dict:
         raise ParameterError(f"--budget must be >= 1, got {args.budget}")
     if args.seed < 0:
         raise ParameterError(f"--seed must be >= 0, got {args.seed}")
+    if not 0 < args.worker_timeout < float("inf"):
+        raise ParameterError(f"--worker-timeout must be a number of seconds > 0, got "
+                             f"{args.worker_timeout}")
+    if args.scheduler is not None:
+        from hetfit.inference.parallel import check_scheduler
+
+        check_scheduler(args.scheduler)  # its form, before any reading or simulating
     out = Path(args.out or "hetfit_fit").expanduser()
     posterior_path = Path(args.posterior).expanduser() if args.posterior else (
         out / "posterior.npz")
@@ -272,7 +282,7 @@ def run(args: argparse.Namespace) -> dict:
             store=Path(args.store).expanduser() if args.store else out / "simulations",
             n_validation=args.n_validation, estimator=_estimator(args, simulator),
             scheduler=args.scheduler, workers=args.workers, n_threads=args.threads,
-            torch_threads=args.torch_threads,
+            torch_threads=args.torch_threads, worker_timeout=args.worker_timeout,
         )
         fit = fitter.fit(posterior_path=posterior_path)
         d = fit.to_dict()
