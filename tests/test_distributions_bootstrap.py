@@ -163,3 +163,28 @@ def test_bootstrap_bad_inputs():
         B.bootstrap_ci(x, donors=["a"] * 5 + ["b"] * 5, n_boot=200)
     with pytest.raises(ParameterError, match="CI method"):
         B.bootstrap_ci(x, n_boot=200, method="abc")
+
+
+def test_few_donors_never_give_an_infinite_interval(tmp_path, capsys):
+    """With 4 donors the studentized t of the Lorentzian HWHM explodes; the interval must
+    fall back to a finite one (it used to be reported as [x, inf] with an overflow warning)."""
+    import json
+    import warnings
+
+    from hetfit.cli.main import main
+
+    table = tmp_path / "cells.csv"
+    table.write_text("cell_id,donor_id,cell_type,v_threshold_mV,tau_m_ms\n" + "".join(
+        f"c{i},d{i % 4},pyr,{-45 + (i % 7) * 0.8:.2f},{15 + (i % 5) * 2.0:.1f}\n"
+        for i in range(30)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        code = main(["estimate", "--quiet", "--json", "--source", "table", str(table),
+                     "--n-boot", "100", "--n-gof", "0", "--min-donors", "3"])
+    assert code == 0
+    doc = json.loads(capsys.readouterr().out)
+    for group in doc["estimate"]["groups"]:
+        for feature in group["features"].values():
+            for name, w in feature["widths"].items():
+                assert w["low"] is not None and w["high"] is not None, (name, w)
+                assert w["low"] <= w["estimate"] <= w["high"], (name, w)

@@ -502,7 +502,12 @@ def _studentized_ci(
     t_lo, t_hi = np.quantile(t, [alpha / 2, 1 - alpha / 2])
     lo, hi = g(theta) - t_hi * se_hat, g(theta) - t_lo * se_hat
     if log:
-        lo, hi = np.exp(lo), np.exp(hi)
+        with np.errstate(over="ignore"):
+            lo, hi = np.exp(lo), np.exp(hi)
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        # with very few donors the studentized t can explode; an infinite bound says
+        # nothing, so the caller falls back to BCa / percentile intervals
+        return None
     return float(lo), float(hi)
 
 
