@@ -121,3 +121,8 @@ def option(api: str, cli: str, other: str = "") -> str:
     if all(f in _CLI_FLAGS for f in _FLAG.findall(cli)):
         return cli
     return other
+
+
+class ResourceError(ParameterError):
+    """A size the machine cannot hold or would take days to run (memory, time steps,
+    replicates), refused before anything is allocated; see :mod:`hetfit.resources`."""

@@ -223,6 +223,37 @@ def _cases():
         ["fit", "--recording", _recording(t / "rec.csv", _spikes_ei()), "--posterior",
          _npz_posterior(t / "post.npz", {"format": "hetfit-posterior"}, objects=True),
          "--out", str(t / "fit")], t / "fit")
+    # --- issue 19: model specs, store, scheduler --------------------------------------
+    # (a damaged store and a scheduler dying mid-run keep the store for resuming, so their
+    # CLI checks live in tests/test_inference_robustness.py, not in this no-leftovers list)
+    def fit_model(spec):
+        return lambda t: (
+            ["fit", "--recording", _recording(t / "rec.csv", _spikes_ei()), "--model",
+             spec(t) if callable(spec) else spec, "--budget", "1", "--out", str(t / "fit")],
+            t / "fit")
+
+    c["fit-model-number-in-quotes"] = fit_model('gast2023_ei:n_e="many"')
+    c["fit-model-word-for-number"] = fit_model("gast2023_ei:n_e=many")
+    c["fit-model-nan-neurons"] = fit_model("gast2023_ei:n_e=NaN")
+    c["fit-model-zero-step"] = fit_model("gast2023_ei:dt_ms=0")
+    c["fit-model-text-in-range"] = fit_model('gast2023_ei:drive_i_range=[0,"a"]')
+    c["fit-model-bool-in-quotes"] = fit_model('gast2023_ei:pooled="true"')
+    c["fit-model-spec-file-list"] = fit_model(lambda t: _write(t / "m.json", "[1, 2]"))
+    c["fit-model-spec-file-string"] = fit_model(lambda t: _write(t / "m.json", '"gast2023_ei"'))
+    c["fit-model-spec-options-list"] = fit_model(lambda t: _write(
+        t / "m.json", json.dumps({"problem": "gast2023_ei", "options": [1, 2]})))
+    c["fit-model-spec-options-text"] = fit_model(lambda t: _write(
+        t / "m.json", json.dumps({"problem": "gast2023_ei", "options": "n_e=400"})))
+
+    def fit_scheduler(address):
+        return lambda t: (
+            ["fit", "--recording", _recording(t / "rec.csv", _spikes_ei()), "--budget", "1",
+             "--scheduler", address, "--out", str(t / "fit")], t / "fit")
+
+    c["fit-scheduler-with-space"] = fit_scheduler("foo bar")
+    c["fit-scheduler-bad-scheme"] = fit_scheduler("http://host:8786")
+    c["fit-scheduler-no-workers"] = fit_scheduler("local:0")
+    c["fit-scheduler-unreachable"] = fit_scheduler("tcp://127.0.0.1:1")
     # --- argument-level mistakes --------------------------------------------------------
     c["unknown-option"] = lambda t: (["simulate", "--widht", "1"], None)
     c["missing-required-option"] = lambda t: (["fit"], None)

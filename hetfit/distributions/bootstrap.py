@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from hetfit.errors import InsufficientDataError, ParameterError
+from hetfit.errors import InsufficientDataError, ParameterError, option
+from hetfit.resources import bootstrap_estimate, require_memory
 from hetfit.seeding import SeedLike, as_generator
 
 StatFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -627,6 +628,8 @@ def bootstrap_ci(
             f"only {clusters.n_clusters} {clusters.unit}(s) to resample",
             hint="a bootstrap interval needs at least 3 donors (or cells)",
         )
+    require_memory(bootstrap_estimate(int(n_boot), clusters.n_clusters, x.size, len(stats)),
+                   option("use a smaller n_boot", "use a smaller --n-boot"))
     rng = as_generator(seed)
     counts = draw_cluster_counts(clusters.n_clusters, int(n_boot), rng)
     weights = replicate_weights(clusters, counts)

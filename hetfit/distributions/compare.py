@@ -37,7 +37,8 @@ from hetfit.distributions.bootstrap import (
     make_clusters,
     replicate_weights,
 )
-from hetfit.errors import InsufficientDataError, ParameterError
+from hetfit.errors import InsufficientDataError, ParameterError, option
+from hetfit.resources import bootstrap_estimate, permutation_estimate, require_memory
 from hetfit.seeding import SeedLike, as_generator, child_seeds
 
 WIDTHS = ("sd", "iqr", "mad", "hwhm_mle")
@@ -191,6 +192,8 @@ def permutation_spread_test(
     n_perm = int(n_perm)
     if n_perm < 99:
         raise ParameterError(f"n_perm must be >= 99, got {n_perm}")
+    require_memory(permutation_estimate(n_perm, n_units, x.size),
+                   option("use a smaller n_perm", "use a smaller --n-perm"))
     # observed statistic, then permuted assignments (rows) of units to condition b
     assign = np.zeros((n_perm + 1, n_units), dtype=np.float64)
     assign[0] = is_b_unit
@@ -218,6 +221,9 @@ def _width_stat(width: str) -> Statistic:
 
 def _ratio_ci(xa, xb, cla, clb, st: Statistic, n_boot, level, rng) -> tuple[Interval, Interval,
                                                                              Interval]:
+    n_cells = 0 if st.influence is not None else xa.size + xb.size  # weights: percentile only
+    require_memory(bootstrap_estimate(n_boot, cla.n_clusters + clb.n_clusters, n_cells, 2),
+                   option("use a smaller n_boot", "use a smaller --n-boot"))
     ca = draw_cluster_counts(cla.n_clusters, n_boot, rng)
     cb = draw_cluster_counts(clb.n_clusters, n_boot, rng)
     if st.influence is not None:

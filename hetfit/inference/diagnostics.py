@@ -428,6 +428,11 @@ def posterior_predictive_check(
         Posterior samples to use instead of drawing them.
     """
     xo = np.asarray(x_obs, dtype=np.float64).reshape(-1)
+    if isinstance(n_simulations, bool) or int(n_simulations) != n_simulations or (
+            n_simulations < 1):
+        # a negative count would slice the samples from the end and still simulate
+        raise ParameterError(f"n_simulations must be a whole number >= 1, got {n_simulations}")
+    n_simulations = int(n_simulations)
     s_post, s_sim, s_perm = child_seeds(seed, 3)
     if samples is None:
         samples = posterior.sample(xo, int(n_simulations), seed=int(s_post))

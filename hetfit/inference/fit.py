@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from hetfit.console import info
-from hetfit.errors import InsufficientDataError, ParameterError
+from hetfit.errors import InsufficientDataError, ParameterError, option
 from hetfit.inference.diagnostics import (
     MisspecificationResult,
     PredictiveCheckResult,
@@ -51,6 +51,7 @@ from hetfit.inference.estimators import EstimatorConfig, TrainingReport, train_p
 from hetfit.inference.posterior import PosteriorSummary, WidthPosterior, summarize_samples
 from hetfit.inference.priors import Prior, coerce_prior
 from hetfit.inference.store import RunReport, SimulationStore
+from hetfit.resources import check_fit_sizes
 from hetfit.seeding import child_seeds
 
 DEFAULT_BUDGET = 10_000
@@ -224,6 +225,10 @@ class WidthFitter:
         """Simulate (resuming), train, run diagnostics; save the posterior if a path is given."""
         from hetfit.inference.artifacts import posterior_metadata, save_posterior
 
+        # a budget or model the machine cannot hold is refused before the first simulation
+        check_fit_sizes(self.simulator, self.prior, budget=self.budget,
+                        n_validation=self.n_validation, n_samples=0, chunk_size=self.chunk_size,
+                        scheduler=self.scheduler, workers=self.workers)
         t0 = time.perf_counter()
         train_rep, val_rep = self.simulate()
         sims = self.training_store().load(self.budget)
@@ -313,7 +318,15 @@ class WidthFitter:
     ) -> ObservationResult:
         """Posterior summary (mean, median, SD, central ``level`` interval per parameter) for
         a recording or summary vector, plus a misspecification check against the training
-        simulations and, if ``n_predictive > 0``, a posterior predictive check."""
+        simulations and, if ``n_predictive > 0``, a posterior predictive check on the first
+        ``n_predictive`` of the ``n_samples`` samples."""
+        if isinstance(n_predictive, bool) or int(n_predictive) != n_predictive or not (
+                0 <= n_predictive <= n_samples):
+            # a negative count sliced the samples from the end (samples - 2 simulations)
+            raise ParameterError(
+                f"n_predictive must be a whole number in [0, n_samples = {n_samples}], got "
+                f"{n_predictive}", hint=option("0 skips the check; raise n_samples for more",
+                                               "0 skips the check; raise --samples for more"))
         post = self._require_posterior()
         timings: dict[str, float] = {}
         t = time.perf_counter()

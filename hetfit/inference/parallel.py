@@ -50,9 +50,11 @@ DEFAULT_WORKER_TIMEOUT_S = 60.0
 DEFAULT_CONNECT_TIMEOUT_S = 20.0
 
 
-def check_scheduler(scheduler: Any) -> Any:
-    """``scheduler`` checked for form (not reachability): ``None``, ``"local"``,
-    ``("local", n)``, an address string, or a Dask ``Client`` (anything else is refused)."""
+def check_scheduler(scheduler: Any, connect_timeout: float | None = None) -> Any:
+    """``scheduler`` checked for form: ``None``, ``"local"``, ``("local", n)``, an address
+    string, or a Dask ``Client`` (anything else is refused).  With ``connect_timeout``, a
+    tcp:// address is also probed (:func:`_probe_tcp`), so that a command can refuse an
+    unreachable scheduler before it writes anything."""
     if scheduler is None or not isinstance(scheduler, str):
         dist = sys.modules.get("distributed")  # a Client exists only once it is imported
         if scheduler is None or (dist is not None and isinstance(scheduler, dist.Client)):
@@ -75,6 +77,8 @@ def check_scheduler(scheduler: Any) -> Any:
     if not inproc and (m is None or (m["scheme"] or "tcp") not in _SCHEMES
                        or not 1 <= int(m["port"]) <= 65535):
         raise ParameterError(f"bad scheduler {scheduler!r}", hint=f"use {ACCEPTED_SCHEDULERS}")
+    if connect_timeout is not None:
+        _probe_tcp(text, connect_timeout)
     return text
 
 
@@ -173,6 +177,13 @@ def _dask_logging() -> Iterator[None]:
         for logger, handlers, propagate in saved:
             logger.handlers = handlers
             logger.propagate = propagate
+
+
+def _task(key: Any) -> str:
+    """A task key in words: the store's keys are simulation ranges ``(start, stop)``."""
+    if isinstance(key, tuple) and len(key) == 2 and all(isinstance(k, int) for k in key):
+        return f"simulations [{key[0]}, {key[1]})"
+    return f"task {key}"
 
 
 class _InProcessExecutor(cf.Executor):
@@ -422,10 +433,10 @@ class SimulationExecutor:
             # hetfit cancels only in map_unordered's cleanup, after it stopped waiting:
             # a cancelled task seen here was cancelled by the cluster.
             raise self._lost(f"lost {self._where()}: it stopped, restarted or the network "
-                             f"failed while simulations {key} were running") from None
+                             f"failed while {_task(key)} were running") from None
         except cf.process.BrokenProcessPool:
             raise ClusterError(
-                f"a local worker process died while simulating {key} (killed, or out of "
+                f"a local worker process died while running {_task(key)} (killed, or out of "
                 "memory)",
                 hint=option("use fewer workers, then run again: the store resumes",
                             "use fewer --workers and rerun the same command: it resumes "
@@ -433,14 +444,14 @@ class SimulationExecutor:
         except Exception as exc:
             if type(exc).__name__ == "KilledWorker":
                 raise ClusterError(
-                    f"Dask workers died repeatedly while simulating {key} (out of memory?)",
+                    f"Dask workers died repeatedly while running {_task(key)} (out of memory?)",
                     hint=option("give the workers more memory, then run again: the store "
                                 "resumes", "give the workers more memory, then rerun the same "
                                 "command: it resumes from the store")) from None
             if self._client is not None and str(getattr(self._client, "status",
                                                         "running")) != "running":
-                raise self._lost(f"lost the connection to {self._where()} while simulating "
-                                 f"{key} ({type(exc).__name__})") from None
+                raise self._lost(f"lost the connection to {self._where()} while running "
+                                 f"{_task(key)} ({type(exc).__name__})") from None
             raise
 
     def _submit(self, fn: Callable[..., Any], args: tuple) -> cf.Future:

@@ -276,6 +276,9 @@ class SimulationStore:
                 del self._chunks[key]
         for key, p in sorted(on_disk.items()):
             if key in self._chunks:
+                # Listed chunks are checked now, not when training loads them: a damaged one
+                # is then reported before hours of simulations, not after.
+                self._read_listed(self._chunks[key])
                 continue
             # Not in the manifest (written after each chunk): never confirmed, so adopted
             # only if it reads back whole and matches the plan.  One that cannot be read was
@@ -303,6 +306,23 @@ class SimulationStore:
                     f"simulation store {self.path} has overlapping chunks [{a0},{a1}) and "
                     f"starting at {b0}", hint="the store was modified by hand; start a new one"
                 )
+
+    def _read_listed(self, entry: dict[str, Any]) -> bytes:
+        """Bytes of a chunk the manifest lists, refused if they changed since it was written
+        (a confirmed chunk that changed is not hetfit's to repair: bit rot, an edit, a bad
+        copy; the user decides)."""
+        path = self.chunk_dir / entry["file"]
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InputFileError(f"chunk file {path} cannot be read: {exc.strerror or exc}",
+                                 hint="check the permissions of the store") from exc
+        if _sha256(data) != entry["sha256"]:
+            raise IncompatibleArtifactError(
+                f"chunk {path} changed after it was written (checksum mismatch)",
+                hint="move the file out of the store (its simulations will be run again) or "
+                "restore it from a backup")
+        return data
 
     def _set_aside(self, path: Path, why: BaseException) -> None:
         """Rename an unreadable, unlisted chunk file to ``NAME.unreadable[.N]`` (never
@@ -545,14 +565,7 @@ class SimulationStore:
         for a, b in keys:
             if a >= n:
                 break
-            entry = self._chunks[(a, b)]
-            data = (self.chunk_dir / entry["file"]).read_bytes()
-            if _sha256(data) != entry["sha256"]:
-                raise IncompatibleArtifactError(
-                    f"chunk {entry['file']} of {self.path} changed after it was written "
-                    "(checksum mismatch)", hint="delete the file; it will be simulated again",
-                )
-            z = np.load(io.BytesIO(data))
+            z = np.load(io.BytesIO(self._read_listed(self._chunks[(a, b)])))
             m = min(b, n) - a
             for k in parts:
                 parts[k].append(z[k][:m])

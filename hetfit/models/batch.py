@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from hetfit.errors import ParameterError
+from hetfit.errors import ParameterError, option
 from hetfit.models.heterogeneity import Heterogeneity
 from hetfit.models.inputs import StepCurrent, compile_segments
 from hetfit.models.izhikevich import (
@@ -54,6 +54,7 @@ from hetfit.models.izhikevich import (
     positive,
 )
 from hetfit.models.results import SpikeResult
+from hetfit.resources import network_estimate, require_memory
 from hetfit.seeding import SeedLike, child_seeds
 
 _STATUS_TEXT = {0: "ok", 1: "diverged (non-finite state)",
@@ -368,6 +369,13 @@ def simulate_batch(
     if int(chunk_size) != chunk_size or chunk_size < 1:
         raise ParameterError(f"chunk_size must be a positive integer, got {chunk_size}")
 
+    # refuse sizes this machine cannot hold before the first array is allocated
+    require_memory(
+        network_estimate(net, grid.t_max_ms, dt_ms, rate_bin_ms, n_sets=n,
+                         chunk_size=chunk_size, record_spikes=record_spikes, record_v=record_v),
+        option("use fewer neurons or sets, a shorter t_max_ms, a larger dt_ms or rate_bin_ms, "
+               "a smaller chunk_size or record_spikes=False",
+               "use a smaller network or a shorter simulation"))
     starts, pop_of = pop_layout(net)
     N = net.n_neurons
     P = len(net.populations)

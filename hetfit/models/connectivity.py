@@ -14,7 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hetfit.errors import ParameterError
+from hetfit.errors import ParameterError, option
+from hetfit.resources import (
+    Estimate,
+    dense_graph_estimate,
+    format_count,
+    random_graph_estimate,
+    require_memory,
+)
 from hetfit.seeding import SeedLike, as_generator
 
 
@@ -84,6 +91,10 @@ class Connectivity:
 
     def to_dense(self) -> np.ndarray:
         """Dense ``W[post, pre]`` (for small networks and tests)."""
+        require_memory(Estimate(f"a dense {format_count(self.n_post)} x "
+                                f"{format_count(self.n_pre)} weight matrix",
+                                {"weights": 8 * self.n_post * self.n_pre}),
+                       "use to_scipy() for a sparse matrix")
         W = np.zeros((self.n_post, self.n_pre))
         np.add.at(W, (self.targets, self.sources()), self.weights)
         return W
@@ -112,6 +123,8 @@ class Connectivity:
     @classmethod
     def dense(cls, n_post: int, n_pre: int, weight: float) -> Connectivity:
         """Every pair connected (autapses included) with the same weight."""
+        require_memory(dense_graph_estimate(n_post, n_pre),
+                       "use fewer neurons, or a random graph (random_connectivity)")
         targets = np.tile(np.arange(n_post, dtype=np.int64), n_pre)
         indptr = np.arange(n_pre + 1, dtype=np.int64) * n_post
         return cls(n_pre, n_post, indptr, targets, np.full(targets.size, float(weight)))
@@ -155,6 +168,10 @@ def random_connectivity(
         raise ParameterError(f"connection probability must lie in [0, 1], got {p}")
     if not math.isfinite(weight):
         raise ParameterError(f"weight must be finite, got {weight}")
+    # a dense p over many neurons is TBs of edges: refuse before the first block is drawn
+    require_memory(random_graph_estimate(n_post, n_pre, p, fixed_indegree=fixed_indegree),
+                   option("use fewer neurons or a smaller connection probability p",
+                          "use fewer neurons or a smaller connection probability"))
     rng = as_generator(seed)
     square_no_self = (not allow_autapses) and n_pre == n_post
     if fixed_indegree:

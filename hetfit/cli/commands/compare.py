@@ -140,6 +140,30 @@ def _condition(text: str | None, default: Any, what: str) -> Any:
     return Condition(name, crit)
 
 
+def _check_sizes(args: argparse.Namespace) -> None:
+    """Refuse replicate counts this machine cannot hold before reading any data: the
+    smallest comparison (2 donors and --min-cells cells per condition) already needs this
+    much (the library checks again with the real sizes)."""
+    from hetfit.resources import (
+        bootstrap_estimate,
+        check_replicates,
+        permutation_estimate,
+        require_memory,
+    )
+
+    if args.n_boot is not None:
+        require_memory(bootstrap_estimate(args.n_boot, 4, 0, n_stats=2,
+                                          what=f"--n-boot {args.n_boot:,} (bootstrap "
+                                          "replicates of at least 2 donors per condition)"),
+                       "use a smaller --n-boot")
+        check_replicates("--n-boot", args.n_boot)
+    if args.n_perm is not None:
+        require_memory(permutation_estimate(
+            args.n_perm, 4, 2 * args.min_cells, what=f"--n-perm {args.n_perm:,} (permutations "
+            f"of at least {2 * args.min_cells} cells)"), "use a smaller --n-perm")
+        check_replicates("--n-perm", args.n_perm)
+
+
 def run(args: argparse.Namespace) -> dict:
     from hetfit import console
     from hetfit.disease.conditions import Condition, run_comparison
@@ -153,6 +177,7 @@ def run(args: argparse.Namespace) -> dict:
             raise ParameterError(f"--{name.replace('_', '-')} must be >= 100, got {v}")
     if args.replicates is not None and args.replicates < 2:
         raise ParameterError("--replicates must be >= 2")
+    _check_sizes(args)
     if args.sweeps and args.no_network:
         raise ParameterError("--sweeps needs the network step", hint="drop --no-network")
     if args.out:

@@ -149,6 +149,28 @@ def _read(args: argparse.Namespace):
     return load_dataset(args.dataset, paths[0])
 
 
+def _check_sizes(args: argparse.Namespace) -> None:
+    """Refuse replicate counts this machine cannot hold before reading any data: the
+    smallest type that is fitted (--min-cells cells, at least 3 donors) already needs this
+    much (the library checks again with the real sizes)."""
+    from hetfit.resources import (
+        bootstrap_estimate,
+        check_replicates,
+        gof_estimate,
+        require_memory,
+    )
+
+    cells = max(args.min_cells, 3)
+    require_memory(bootstrap_estimate(
+        args.n_boot, 3, cells, what=f"--n-boot {args.n_boot:,} (bootstrap replicates of at "
+        f"least {cells} cells per type)"), "use a smaller --n-boot")
+    require_memory(gof_estimate(args.n_gof),
+                   "use a smaller --n-gof (0 skips the goodness-of-fit p-values)")
+    check_replicates("--n-boot", args.n_boot)
+    check_replicates("--n-gof", args.n_gof, "use a smaller --n-gof (0 skips the "
+                     "goodness-of-fit p-values)")
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from hetfit import console
     from hetfit.distributions import WidthEstimator
@@ -157,6 +179,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     if args.mapping and args.source != "table":
         raise ParameterError("--mapping applies to --source table only")
+    _check_sizes(args)
     if args.out:
         from hetfit.distributions.estimate import SCHEMA_NAME
         from hetfit.io import output_file

@@ -237,23 +237,39 @@ def run(args: argparse.Namespace) -> dict:
             raise ParameterError(f"--{name.replace('_', '-')} must be >= 1, got {v}")
     if args.budget is not None and args.budget < 1:
         raise ParameterError(f"--budget must be >= 1, got {args.budget}")
+    if not 0 <= args.predictive <= args.samples:
+        # the check simulates from the first N posterior samples (a negative N used to
+        # slice them from the end and run samples - 2 simulations)
+        raise ParameterError(
+            f"--predictive must lie in [0, --samples = {args.samples}], got {args.predictive}",
+            hint="0 skips the posterior predictive check; raise --samples for more")
     if args.seed < 0:
         raise ParameterError(f"--seed must be >= 0, got {args.seed}")
     if not 0 < args.worker_timeout < float("inf"):
         raise ParameterError(f"--worker-timeout must be a number of seconds > 0, got "
                              f"{args.worker_timeout}")
-    if args.scheduler is not None:
-        from hetfit.inference.parallel import check_scheduler
-
-        check_scheduler(args.scheduler)  # its form, before any reading or simulating
     out = Path(args.out or "hetfit_fit").expanduser()
     posterior_path = Path(args.posterior).expanduser() if args.posterior else (
         out / "posterior.npz")
     apply = bool(args.posterior) and posterior_path.exists()
+    if args.scheduler is not None:
+        from hetfit.inference.parallel import check_scheduler
+
+        # its form, and (when training needs it) that a tcp:// scheduler answers, before
+        # anything is read or written
+        check_scheduler(args.scheduler,
+                        connect_timeout=None if apply else min(20.0, args.worker_timeout))
     # every output is checked before any work: a refusal leaves nothing behind
     entries = _check_outputs(args, out, posterior_path, apply)
     rec = _read_recording(args)
     simulator, prior = problem_from_spec(args.model, recording=rec, n_threads=args.threads)
+    from hetfit.resources import check_fit_sizes
+
+    # sizes the machine cannot hold are refused before any simulation or output
+    check_fit_sizes(simulator, prior, budget=args.budget or DEFAULT_BUDGET,
+                    n_validation=args.n_validation, method=args.method, n_samples=args.samples,
+                    n_predictive=args.predictive, train=not apply, scheduler=args.scheduler,
+                    workers=args.workers)
     # fail before any simulation or training if the recording cannot be summarized like them
     check = getattr(simulator, "check_recording", None)
     if check is not None:

@@ -69,8 +69,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         raise ParameterError("say where the distributions come from",
                              hint="pass --from ESTIMATE.json or --preset COLLECTION:TYPE "
                              "(see --list-presets)")
-    from hetfit.params.population import SCHEMA_NAME, population_from_estimate
+    from hetfit.params.population import SCHEMA_NAME, _features_for, population_from_estimate
+    from hetfit.resources import population_estimate, require_memory
 
+    # refused before anything is read or drawn: the model's required features alone need this
+    require_memory(population_estimate(args.n, len(_features_for(args.model))),
+                   "use a smaller --n")
     if args.out:
         from hetfit.io import output_file
 

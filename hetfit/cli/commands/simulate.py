@@ -124,6 +124,28 @@ def _network(args: argparse.Namespace):
     )
 
 
+def _check_size(args: argparse.Namespace, net) -> None:
+    """Refuse a network, duration or step this machine cannot hold or would run for days,
+    before anything is allocated (building ``net`` allocates nothing)."""
+    from hetfit.resources import check_work, network_estimate, require_memory
+
+    est = network_estimate(net, args.duration, args.dt, args.bin,
+                           record_spikes=not args.no_spikes)
+    # name the fixes for the parts that dominate the estimate first
+    share = {k: v / max(est.total_bytes, 1) for k, v in {**est.committed, **est.reserved}.items()}
+    n_flag = "a smaller " + ("--n" if args.preset == "single" else "--n (or --n-e/--n-i)")
+    dur, dt = "a shorter --duration", "a larger --dt"
+    by_part = {"spike calendar (20 ms / dt slots)": [dt],
+               "synapses": ["a smaller --connection-p", n_flag],
+               "rates": ["a larger --bin", dur],
+               "spike buffers": ["--no-spikes (rates and counts only)", n_flag, dur]}
+    fixes = [f for part, fs in by_part.items() if share.get(part, 0) > 0.1 for f in fs]
+    fixes = list(dict.fromkeys(fixes + [n_flag, dur, dt]))
+    hint = "use " + ", ".join(fixes[:-1]) + " or " + fixes[-1]
+    require_memory(est, hint)
+    check_work(net.n_neurons, args.duration / args.dt, 1, f"use {n_flag}, {dur} or {dt}")
+
+
 def run(args: argparse.Namespace) -> dict:
     import time
 
@@ -134,6 +156,7 @@ def run(args: argparse.Namespace) -> dict:
 
     _check(args)
     net = _network(args)
+    _check_size(args, net)
     console.info(f"simulating {net.n_neurons} neurons for {args.duration} ms (dt {args.dt} ms)")
     t0 = time.perf_counter()
     res = simulate_izhikevich(
