@@ -130,3 +130,13 @@ def test_bad_arguments_are_one_line_exit_2():
     )
     assert r.returncode == 2
     assert len(r.stderr.strip().splitlines()) == 1 and "--no-such-option" in r.stderr
+
+
+def test_quiet_does_not_outlive_the_command(capsys):
+    from hetfit import console
+    from hetfit.cli.main import main
+
+    assert not console.is_quiet()
+    assert main(["params", "--quiet", "--list-presets"]) == 0
+    assert not console.is_quiet()  # in-process callers are not left silenced
+    capsys.readouterr()

@@ -88,6 +88,18 @@ def _render_default(result: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; the quiet setting it makes (``--quiet``) ends with it, so that
+    in-process callers (tests, notebooks) are not left silenced."""
+    from hetfit import console
+
+    was_quiet = console.is_quiet()
+    try:
+        return _main(argv)
+    finally:
+        console.set_quiet(was_quiet)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     if not argv:
