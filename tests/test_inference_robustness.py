@@ -362,3 +362,16 @@ def test_cli_unreachable_scheduler_is_refused_quickly_before_any_output(tmp_path
     line = _one_line_error(box.get("value", box.get("error")), out, err)
     assert "connection refused" in line and seconds < 5
     assert not (tmp_path / "fit").exists()
+
+
+def _fails(x):
+    raise ValueError(f"simulation {x} failed for its own reason")
+
+
+def test_an_error_inside_an_in_process_task_is_not_masked():
+    # the handler for dead worker processes named concurrent.futures.process without
+    # importing it, which turned every in-process failure into an AttributeError
+    from hetfit.inference.parallel import SimulationExecutor
+
+    with SimulationExecutor(None, 1, None) as ex, pytest.raises(ValueError, match="own reason"):
+        list(ex.map_unordered(_fails, [(0, (0,))]))

@@ -27,6 +27,7 @@ every backend and for any number of workers (tested).
 from __future__ import annotations
 
 import concurrent.futures as cf
+import concurrent.futures.process  # noqa: F401  cf.process.BrokenProcessPool below
 import contextlib
 import logging
 import math
