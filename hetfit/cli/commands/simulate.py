@@ -29,8 +29,12 @@ _SINGLE_ONLY = ("coupling",)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", choices=("single", "gast2023_ei"), default="single",
+    parser.add_argument("--preset", choices=("single", "gast2023_ei"), default=None,
                         help="network preset (default: single)")
+    parser.add_argument("--spec", metavar="FILE",
+                        help="run a network spec file (hetfit-network JSON, or a population "
+                        "file written by 'hetfit params'), or a shipped spec by name "
+                        "(single, gast2023_ei); see hetfit.models.spec")
     parser.add_argument("--n", type=int, default=None,
                         help="neurons per population (default 1000)")
     parser.add_argument("--n-e", type=int, default=None, help="E population size (E/I preset)")
@@ -41,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--delta-v-i", type=float, default=None, help="I threshold width (mV)")
     parser.add_argument("--drive", type=float, default=None,
                         help="common input current in pA (single; E population of the E/I "
-                        "preset; default 50)")
+                        "preset; default 50); with --spec, added to every population's input")
     parser.add_argument("--drive-i", type=float, default=None,
                         help="input to the I population in pA (E/I preset; default 10)")
     parser.add_argument("--coupling", type=float, default=None,
@@ -49,8 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--connection-p", type=float, default=None,
                         help="sparse random coupling with this probability (default: "
                         "all-to-all)")
-    parser.add_argument("--sampling", choices=("quantiles", "random"), default="quantiles",
-                        help="deterministic Lorentzian quantiles or seeded random draws")
+    parser.add_argument("--sampling", choices=("quantiles", "random"), default=None,
+                        help="deterministic Lorentzian quantiles (default) or seeded random "
+                        "draws (presets)")
     parser.add_argument("--duration", type=float, default=1000.0,
                         help="simulated time in ms (default 1000)")
     parser.add_argument("--dt", type=float, default=0.05, help="time step in ms (default 0.05)")
@@ -70,8 +75,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _check(args: argparse.Namespace) -> None:
     from hetfit.errors import ParameterError
 
-    used = [a for a in (_EI_ONLY if args.preset == "single" else _SINGLE_ONLY)
-            if getattr(args, a) is not None]
+    if args.spec is not None:
+        preset_only = ("preset", "n", "sampling", "coupling", "connection_p", "drive_i",
+                       *_EI_ONLY)
+        used = sorted({a for a in preset_only if getattr(args, a) is not None})
+        if used:
+            flags = ", ".join("--" + u.replace("_", "-") for u in used)
+            raise ParameterError(f"{flags} set a preset's parameters, not a --spec file's",
+                                 hint="change the values in the spec file (or drop --spec)")
+    elif args.preset is None:
+        args.preset = "single"
+    used = [] if args.spec is not None else [
+        a for a in (_EI_ONLY if args.preset == "single" else _SINGLE_ONLY)
+        if getattr(args, a) is not None]
     if used:
         flags = ", ".join("--" + u.replace("_", "-") for u in used)
         other = "gast2023_ei" if args.preset == "single" else "single"
@@ -102,16 +118,41 @@ def _check(args: argparse.Namespace) -> None:
         output_file(args.out, npz_member="meta_json")
 
 
+def _spec(args: argparse.Namespace):
+    """The spec named by --spec (a file, else a shipped spec), with --drive added."""
+    from dataclasses import replace
+
+    from hetfit.errors import InputFileError
+    from hetfit.models.inputs import StepCurrent
+    from hetfit.models.spec import PRESET_DIR, load_spec, preset_spec
+
+    path = Path(args.spec).expanduser()
+    if path.exists():
+        spec = load_spec(path)
+    elif (PRESET_DIR / f"{args.spec}.json").is_file() and "/" not in args.spec:
+        spec = preset_spec(args.spec)
+    else:
+        raise InputFileError(f"network spec not found: {path}",
+                             hint="give a spec file, or a shipped name: single, gast2023_ei")
+    if args.drive:
+        pops = tuple(replace(p, input=StepCurrent(p.input.times_ms, tuple(
+            v + args.drive for v in p.input.values_pA))) for p in spec.populations)
+        spec = replace(spec, populations=pops)
+    return spec
+
+
 def _network(args: argparse.Namespace):
     from hetfit.models.presets import gast2023_ei, single_population
 
+    if args.spec is not None:
+        return _spec(args).network(seed=args.seed)
     n = 1000 if args.n is None else args.n
     if args.preset == "single":
         return single_population(
             n=n, delta_v=1.0 if args.delta_v is None else args.delta_v,
             I_ext=50.0 if args.drive is None else args.drive,
             J=1.0 if args.coupling is None else args.coupling,
-            sampling=args.sampling, connection_p=args.connection_p,
+            sampling=args.sampling or "quantiles", connection_p=args.connection_p,
         )
     dv = 1.0 if args.delta_v is None else args.delta_v
     return gast2023_ei(
@@ -120,7 +161,7 @@ def _network(args: argparse.Namespace):
         delta_v_i=dv if args.delta_v_i is None else args.delta_v_i,
         I_e=50.0 if args.drive is None else args.drive,
         I_i=10.0 if args.drive_i is None else args.drive_i,
-        sampling=args.sampling, connection_p=args.connection_p,
+        sampling=args.sampling or "quantiles", connection_p=args.connection_p,
     )
 
 
@@ -133,7 +174,8 @@ def _check_size(args: argparse.Namespace, net) -> None:
                            record_spikes=not args.no_spikes)
     # name the fixes for the parts that dominate the estimate first
     share = {k: v / max(est.total_bytes, 1) for k, v in {**est.committed, **est.reserved}.items()}
-    n_flag = "a smaller " + ("--n" if args.preset == "single" else "--n (or --n-e/--n-i)")
+    n_flag = ("smaller populations in the spec" if args.spec is not None else
+              "a smaller " + ("--n" if args.preset == "single" else "--n (or --n-e/--n-i)"))
     dur, dt = "a shorter --duration", "a larger --dt"
     by_part = {"spike calendar (20 ms / dt slots)": [dt],
                "synapses": ["a smaller --connection-p", n_flag],
@@ -175,7 +217,7 @@ def run(args: argparse.Namespace) -> dict:
         })
         start += size
     out = {
-        "preset": args.preset, "method": args.method, "seed": args.seed,
+        "preset": args.preset, "spec": args.spec, "method": args.method, "seed": args.seed,
         "n_neurons": res.n_neurons, "duration_ms": res.t_max_ms, "dt_ms": res.dt_ms,
         "spike_count": int(counts.sum()),
         "mean_rate_hz": res.mean_rate_hz(None, args.transient),
@@ -215,7 +257,8 @@ def _write_npz(path: Path, res, summary: dict) -> Path:
 
 def render(result: dict) -> str:
     lines = [
-        f"{result['preset']}: {result['n_neurons']} neurons, {result['duration_ms']:g} ms "
+        f"{result['spec'] or result['preset']}: {result['n_neurons']} neurons, "
+        f"{result['duration_ms']:g} ms "
         f"(dt {result['dt_ms']:g} ms, {result['method']}), status {result['status']}",
         f"  spikes: {result['spike_count']}, mean rate {result['mean_rate_hz']:.3f} Hz",
     ]
