@@ -2,6 +2,7 @@
 
 Examples::
 
+    hetfit simulate --spec net.json --duration 1000 --seed 1 --json
     hetfit simulate --preset single --n 1000 --delta-v 1.0 --drive 50 --duration 1000 --json
     hetfit simulate --preset gast2023_ei --n-e 2000 --n-i 2000 --delta-v-i 0.5 \\
         --drive-i 40 --seed 3 --out run.npz
@@ -17,11 +18,13 @@ import argparse
 import math
 from pathlib import Path
 
-HELP = "simulate a heterogeneous Izhikevich network (single population or E/I preset)"
+HELP = "simulate a heterogeneous Izhikevich network (a spec file or a preset)"
 DESCRIPTION = (
     "Simulate a heterogeneous Izhikevich network with Lorentzian spike thresholds and report "
-    "spike counts and firing rates.  Presets: 'single' (DESIGN.md parameters) and "
-    "'gast2023_ei' (RS/FS network of Gast, Solla & Kennedy, PRE 2023)."
+    "spike counts and firing rates.  --spec runs a network spec file (populations, "
+    "per-neuron parameters, connections, inputs; docs/network_spec.md).  Presets: 'single' "
+    "(DESIGN.md parameters) and 'gast2023_ei' (RS/FS network of Gast, Solla & Kennedy, PRE "
+    "2023), also shipped as spec files of the same names."
 )
 
 _EI_ONLY = ("n_e", "n_i", "delta_v_e", "delta_v_i", "drive_i")
