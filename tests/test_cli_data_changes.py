@@ -454,3 +454,23 @@ def test_markdown_tables_escape_pipes_and_line_breaks(tmp_path):
     assert r"L2\|3 basket" in md and "two lines" in md
     assert r"## Spread of L2\|3 cells" not in md and "## Spread of L2|3 cells" in md
     assert r"**widths \*per\* type**" in md
+
+
+def test_compare_summary_states_what_the_readers_changed(tmp_path, capsys):
+    from hetfit.cli.main import main
+
+    rng = np.random.default_rng(0)
+    paths = []
+    for name, sd in (("h", 1.0), ("d", 0.6)):
+        rows = ["cell_id,donor_id,cell_type,v_threshold_mV,tau_m_ms"]
+        rows += [f"{name}{i},d{i % 5},pyr,{-45 + sd * rng.normal():.3f},15" for i in range(30)]
+        if name == "h":
+            rows.append("h_volt,d1,pyr,-200,15")  # implausible: set to missing, counted
+        paths.append(tmp_path / f"{name}.csv")
+        paths[-1].write_text("\n".join(rows) + "\n")
+    code = main(["compare", "--quiet", "--healthy", str(paths[0]), "--disease", str(paths[1]),
+                 "--no-network", "--quick", "--features", "v_threshold_mV"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "h.csv: 31 rows read, 31 kept, 0 dropped" in out
+    assert "v_threshold_mV: 1 implausible value(s) set to missing" in out

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hetfit.data_adapters.rawtables import READ_NOTES, read_raw, require_package
 from hetfit.data_adapters.schema import (
     FEATURES,
     ID_COLUMNS,
@@ -44,14 +45,7 @@ from hetfit.data_adapters.schema import (
     did_you_mean,
     suggest_conversions,
 )
-from hetfit.errors import (
-    HetfitError,
-    InputFileError,
-    InsufficientDataError,
-    MissingDependencyError,
-    SchemaError,
-    option,
-)
+from hetfit.errors import InputFileError, InsufficientDataError, SchemaError, option
 from hetfit.io import atomic_write_bytes, atomic_write_text, dumps, existing_file
 
 # Text that means "no value" in hand-made tables.
@@ -186,23 +180,6 @@ def _examples(ids: Sequence[str] | None, n: int) -> str:
         return ""
     more = ", ..." if n > len(ids) else ""
     return f" ({', '.join(ids)}{more})"
-
-
-def require_package(module: str, feature: str, pip_name: str | None = None) -> Any:
-    """Import an optional package or raise :class:`MissingDependencyError` naming the pip
-    package (for packages that no hetfit extra provides, e.g. pyarrow, xlrd)."""
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        err = MissingDependencyError.__new__(MissingDependencyError)
-        HetfitError.__init__(
-            err,
-            f"{feature} needs the optional package '{module}', which is not installed",
-            hint=f"install it with: pip install {pip_name or module}",
-        )
-        raise err from exc
 
 
 # ----------------------------------------------------------------------------------------
@@ -727,8 +704,6 @@ class CellTable:
         The delimiter is sniffed (``;`` and tab as well as ``,``; decimal commas with them)
         unless ``read_kwargs`` gives ``sep``; how the file was read is noted in the report."""
         path = existing_file(path, "cell table")
-        from hetfit.data_adapters.tables import READ_NOTES, read_raw
-
         text_cols = {c: str for c in (*ID_COLUMNS, *LABEL_COLUMNS)}
         df = read_raw(path, **{"dtype": text_cols, **dict(read_kwargs or {})})
         rep = TableReport(source=str(path), rows_read=len(df))

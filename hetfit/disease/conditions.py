@@ -33,7 +33,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from hetfit.data_adapters.celltable import text_column
+from hetfit.data_adapters.schema import FEATURES, did_you_mean
+from hetfit.disease.networks import NetworkMapping, compare_networks, network_sweeps
+from hetfit.disease.power import plan_study
+from hetfit.disease.samples import feature_values
+from hetfit.distributions.compare import compare_spread
 from hetfit.errors import InsufficientDataError, ParameterError, SchemaError
 from hetfit.seeding import SeedLike, child_seeds
 
@@ -76,34 +83,6 @@ class Condition:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "criteria": dict(self.criteria)}
-
-
-@dataclass(frozen=True)
-class NetworkMapping:
-    """How cell types of the data become populations of a network model.
-
-    Attributes
-    ----------
-    model:
-        ``"gast2023_ei"`` (Izhikevich E/I circuit with Lorentzian thresholds, Gast, Solla &
-        Kennedy 2023) or ``"rich2022"`` (Rich et al. 2022 network).
-    populations:
-        Population name -> type labels, e.g. ``{"E": {"dendrite_type": "spiny"}}``.
-    feature:
-        Feature whose spread sets each population's heterogeneity width.
-    width:
-        Width statistic used as the model's width: ``"hwhm_iqr"`` (Lorentzian half-width,
-        IQR/2) or ``"sd"`` (Gaussian sigma).
-    """
-
-    model: str
-    populations: Mapping[str, Mapping[str, Any]]
-    feature: str
-    width: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "feature": self.feature, "width": self.width,
-                "populations": {k: dict(v) for k, v in self.populations.items()}}
 
 
 def split_conditions(table: Any, healthy: Condition, disease: Condition) -> tuple[Any, Any]:
@@ -224,24 +203,12 @@ class SpreadResults:
                              hint=f"types: {sorted({r.type_name for r in self.rows})}")
 
     def to_frame(self):
-        import pandas as pd
-
         return pd.DataFrame([r.flat() for r in self.rows])
 
     def to_dict(self) -> dict[str, Any]:
         return {"healthy": self.healthy, "disease": self.disease, "contrast": self.contrast,
                 "rows": [r.to_dict() for r in self.rows], "notes": list(self.notes),
                 "settings": self.settings}
-
-
-def _values(table: Any, feature: str) -> tuple[np.ndarray, np.ndarray | None]:
-    df = table.data
-    x = df[feature].to_numpy(dtype=float)
-    keep = np.isfinite(x)
-    donors = None
-    if "donor_id" in df.columns and df["donor_id"].notna().any():
-        donors = df["donor_id"].to_numpy(dtype=object)[keep]
-    return x[keep], donors
 
 
 def _n_donors(donors: np.ndarray | None) -> int | None:
@@ -265,8 +232,6 @@ def _check_features(healthy: Any, disease: Any, features: Sequence[str] | None,
             )
         return feats
     feats = list(dict.fromkeys(features))
-    from hetfit.data_adapters.schema import FEATURES, did_you_mean
-
     unknown = [f for f in feats if f not in FEATURES]
     if unknown:
         raise SchemaError(f"unknown feature(s) {unknown}",
@@ -282,8 +247,6 @@ def _check_features(healthy: Any, disease: Any, features: Sequence[str] | None,
 
 
 def _type_keys(table: Any, grouping: Sequence[str]) -> dict[tuple[str, ...], Any]:
-    from hetfit.data_adapters.celltable import text_column
-
     df = table.data
     keys = [text_column(df[c]) for c in grouping]
     out: dict[tuple[str, ...], Any] = {}
@@ -351,9 +314,6 @@ def compare_spreads(
         When a condition has fewer than ``min_cells`` cells in total, or no type has enough
         cells in both conditions.
     """
-    from hetfit.data_adapters.schema import FEATURES
-    from hetfit.distributions.compare import compare_spread
-
     if not widths:
         raise ParameterError("give at least one width statistic", hint="e.g. widths=('sd',)")
     for lab, t in zip(names, (healthy, disease)):
@@ -416,8 +376,8 @@ def compare_spreads(
         sub_d = disease.subset(md, reason="other type")
         labels = dict(zip(g, combo))
         for feat in feats:
-            xh, dh = _values(sub_h, feat)
-            xd, dd = _values(sub_d, feat)
+            xh, dh = feature_values(sub_h, feat)
+            xd, dd = feature_values(sub_d, feat)
             row = SpreadRow(
                 grouping=g, labels=labels, feature=feat, unit=FEATURES[feat].unit,
                 status="ok", n_cells=(int(xh.size), int(xd.size)),
@@ -462,7 +422,7 @@ def compare_spreads(
     for r, q in zip(ok, _bh(p)):
         r.q_value = float(q)
     notes = []
-    has_donors = [_values(t, feats[0])[1] is not None for t in (healthy, disease)]
+    has_donors = [feature_values(t, feats[0])[1] is not None for t in (healthy, disease)]
     if not any(has_donors):
         notes.append("no donor ids: intervals and the permutation test resample cells as if "
                      "independent; they are too narrow if several cells share a donor")
@@ -575,15 +535,11 @@ def run_comparison(
         seed=seed)
     nets = None
     if network:
-        from hetfit.disease.networks import compare_networks, network_sweeps
-
         nets = compare_networks(h_tab, d_tab, network, names=names, quick=quick, seed=seed,
                                 n_replicates=n_replicates or (4 if quick else 16),
                                 n_seeds=2 if quick else 3)
     result = ComparisonResult(name, desc, healthy, disease, spreads, nets, notes, cite)
     if nets is not None and preset is not None and not quick:
-        from hetfit.disease.networks import compare_networks
-
         for extra in preset.extra_networks:
             if extra.feature in spreads.settings["features"]:
                 result.extra_networks[extra.model] = compare_networks(
@@ -607,8 +563,6 @@ def study_plans(spreads: SpreadResults, healthy: Any, disease: Any, *,
     (a 25 % loss of spread) and the observed ratio, with the donor share of variance and
     cells per donor of the data (:func:`hetfit.disease.power.plan_study`).
     """
-    from hetfit.disease.power import plan_study
-
     feats = spreads.settings["features"]
     feat = feature if feature in feats else feats[0]
     first = tuple(spreads.settings["groupings"][0]) if spreads.settings["groupings"] else ()
@@ -619,7 +573,7 @@ def study_plans(spreads: SpreadResults, healthy: Any, disease: Any, *,
         vals, dons = [], []
         for t in (healthy, disease):
             sub = t.select(**r.labels) if r.labels else t
-            x, d = _values(sub, feat)
+            x, d = feature_values(sub, feat)
             vals.append(x)
             dons.append(d)
         obs = r.primary().ratio.estimate

@@ -28,25 +28,69 @@ adds drive and partial-reset heterogeneity) to show which cells and parameters m
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from hetfit.disease.conditions import NetworkMapping, _values
+from hetfit.disease.samples import feature_values
+from hetfit.disease.sweeps import (
+    _network_measures,
+    izhikevich_sweep,
+    meanfield_sweep,
+    rich2022_step_sweep,
+)
+from hetfit.distributions.bootstrap import STATISTICS, make_clusters
 from hetfit.errors import InsufficientDataError, ParameterError, SchemaError
-from hetfit.seeding import SeedLike, child_seeds
+from hetfit.models.batch import simulate_batch
+from hetfit.models.heterogeneity import Heterogeneity
+from hetfit.models.inputs import StepCurrent
+from hetfit.models.lif import brette_cuba, simulate_lif
+from hetfit.models.meanfield import gast2023_ei_meanfield
+from hetfit.models.presets import gast2023_ei
+from hetfit.models.rich2022 import Rich2022Spec, step_response
+from hetfit.seeding import SeedLike, as_generator, child_seeds
 
 __all__ = [
     "MeasureComparison",
     "ModelSettings",
     "NetworkComparison",
+    "NetworkMapping",
     "PopulationWidths",
     "compare_networks",
     "network_sweeps",
     "population_widths",
 ]
+
+
+@dataclass(frozen=True)
+class NetworkMapping:
+    """How cell types of the data become populations of a network model.
+
+    Attributes
+    ----------
+    model:
+        ``"gast2023_ei"`` (Izhikevich E/I circuit with Lorentzian thresholds, Gast, Solla &
+        Kennedy 2023) or ``"rich2022"`` (Rich et al. 2022 network).
+    populations:
+        Population name -> type labels, e.g. ``{"E": {"dendrite_type": "spiny"}}``.
+    feature:
+        Feature whose spread sets each population's heterogeneity width.
+    width:
+        Width statistic used as the model's width: ``"hwhm_iqr"`` (Lorentzian half-width,
+        IQR/2) or ``"sd"`` (Gaussian sigma).
+    """
+
+    model: str
+    populations: Mapping[str, Mapping[str, Any]]
+    feature: str
+    width: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "feature": self.feature, "width": self.width,
+                "populations": {k: dict(v) for k, v in self.populations.items()}}
 
 
 # ---------------------------------------------------------------------------------------
@@ -71,9 +115,6 @@ def population_widths(table: Any, mapping: NetworkMapping, n_replicates: int,
     computed from the drawn donors' cells, so E and I widths keep the dependence they have
     through shared donors.  Cells without a donor id are their own resampling unit.
     """
-    from hetfit.distributions.bootstrap import STATISTICS, make_clusters
-    from hetfit.seeding import as_generator
-
     if mapping.width not in STATISTICS:
         raise ParameterError(f"unknown width statistic {mapping.width!r}",
                              hint=f"use one of {sorted(STATISTICS)}")
@@ -87,7 +128,7 @@ def population_widths(table: Any, mapping: NetworkMapping, n_replicates: int,
                 f"population {pop!r}: no cells with {dict(crit)}", hint=exc.hint) from None
         if mapping.feature not in sub.data.columns:
             raise SchemaError(f"population {pop!r}: feature {mapping.feature!r} not in the table")
-        x, d = _values(sub, mapping.feature)
+        x, d = feature_values(sub, mapping.feature)
         if x.size < 3:
             raise InsufficientDataError(
                 f"population {pop!r} has {x.size} cell(s) with {mapping.feature}; a width "
@@ -142,11 +183,6 @@ class ModelSettings:
 def _gast_ei_network_measures(widths: list[dict[str, float]], seeds: list[int],
                               s: ModelSettings, drives: tuple[float, float]) -> list[dict]:
     """Network synchrony at the operating point and after a step of E drive."""
-    from hetfit.disease.sweeps import _network_measures
-    from hetfit.models.batch import simulate_batch
-    from hetfit.models.inputs import StepCurrent
-    from hetfit.models.presets import gast2023_ei
-
     t_step = s.t_settle_ms + s.window_ms
     lag = s.window_ms / 5.0
     t_max = t_step + lag + s.window_ms
@@ -177,8 +213,6 @@ def _gast_ei_network_measures(widths: list[dict[str, float]], seeds: list[int],
 def _gast_ei_meanfield_measures(widths: list[dict[str, float]], s: ModelSettings,
                                 drives: tuple[float, float]) -> list[dict]:
     """Mean-field fixed-point structure: stable rates and the bistable range of E drive."""
-    from hetfit.models.meanfield import gast2023_ei_meanfield
-
     scan = np.linspace(drives[0] - 50.0, drives[0] + 50.0, s.scan_points)
     out = []
     for w in widths:
@@ -197,8 +231,6 @@ def _gast_ei_meanfield_measures(widths: list[dict[str, float]], s: ModelSettings
 
 def _rich_measures(widths: list[dict[str, float]], seeds: list[int]) -> list[dict]:
     """Rich et al. 2022 network: synchrony before/after its sudden input step."""
-    from hetfit.models.rich2022 import Rich2022Spec, step_response
-
     out = []
     for w, sd in zip(widths, seeds):
         r = step_response(Rich2022Spec(sigma_e_mv=w["E"]), seed=sd)
@@ -218,11 +250,6 @@ def _lif_measures(widths: list[dict[str, float]], seeds: list[int], s: ModelSett
     Each population keeps the benchmark's mean tau_m of 20 ms; its coefficient of variation
     is the measured one (log-normal, truncated to 2-200 ms).
     """
-    from dataclasses import replace
-
-    from hetfit.models.heterogeneity import Heterogeneity
-    from hetfit.models.lif import brette_cuba, simulate_lif
-
     base = brette_cuba()
     t_max = s.t_settle_ms + s.window_ms
     out = []
@@ -240,8 +267,6 @@ def _lif_measures(widths: list[dict[str, float]], seeds: list[int], s: ModelSett
         if res.diverged:
             out.append({})
             continue
-        from hetfit.disease.sweeps import _network_measures
-
         m = _network_measures(res, ["E", "I"], s.t_settle_ms, t_max, s.tau_ms,
                               min(500.0, s.window_ms))
         out.append({k: m[k] for k in ("chi_E", "rate_E", "rate_I", "cv_isi_E")})
@@ -340,8 +365,6 @@ class NetworkComparison:
                 "settings": self.settings}
 
     def to_frame(self):
-        import pandas as pd
-
         rows = []
         for m in self.measures.values():
             rows.append({"measure": m.name, "unit": m.unit, "engine": m.engine,
@@ -553,11 +576,6 @@ def network_sweeps(
     makes neurons fire without bound) of E and I, at the measured threshold widths.  The measured widths of both
     conditions are stored as ``meta["markers"]`` of the threshold sweeps.
     """
-    from hetfit.disease.sweeps import izhikevich_sweep, meanfield_sweep
-    from hetfit.models.heterogeneity import Heterogeneity
-    from hetfit.models.meanfield import gast2023_ei_meanfield
-    from hetfit.models.presets import gast2023_ei
-
     if comparison.model == "rich2022":
         return _rich_sweeps(comparison, scales=scales, quick=quick, seed=seed)
     if comparison.model != "gast2023_ei":
@@ -618,9 +636,6 @@ def network_sweeps(
 def _rich_sweeps(comparison: NetworkComparison, *, scales: Sequence[float], quick: bool,
                  seed: SeedLike) -> dict[str, Any]:
     """sigma_e around the measured widths and sigma_i around the published value."""
-    from hetfit.disease.sweeps import rich2022_step_sweep
-    from hetfit.models.rich2022 import Rich2022Spec
-
     ref = comparison.widths[comparison.healthy].point["E"]
     dis = comparison.widths[comparison.disease].point["E"]
     sc = np.asarray([x for x in scales if x > 0], dtype=float)

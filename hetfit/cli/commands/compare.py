@@ -208,6 +208,7 @@ def run(args: argparse.Namespace) -> dict:
             raise ParameterError("--reference and --link-donors apply to the rich2022 preset")
         preset = load_preset(args.preset, args.data_root, **kw)
         console.info(f"preset {preset.name}: {len(preset.table)} cells")
+        inputs = {"preset": _report(preset.table)}
         healthy = _condition(args.healthy, preset.healthy, "healthy")
         disease = _condition(args.disease, preset.disease, "disease")
         result = run_comparison(preset, healthy=healthy, disease=disease,
@@ -221,12 +222,14 @@ def run(args: argparse.Namespace) -> dict:
             )
         h = _read_table(args.healthy, "healthy", args)
         d = _read_table(args.disease, "disease", args)
+        inputs = {"healthy": _report(h), "disease": _report(d)}
         result = run_comparison(
             healthy_table=h, disease_table=d,
             healthy=Condition(Path(args.healthy).stem), disease=Condition(Path(args.disease).stem),
             groupings=groupings, network=False, **common)
     out: dict[str, Any] = result.to_dict()
     out["summary"] = _summary(result)
+    out["inputs"] = inputs  # what the readers dropped or changed, also in the human output
     if args.out:
         from hetfit.disease.report import write_comparison_report
         from hetfit.io import staged_directory
@@ -236,6 +239,11 @@ def run(args: argparse.Namespace) -> dict:
         out["out"] = str(Path(args.out))
         console.info(f"report written to {args.out}")
     return out
+
+
+def _report(table: Any) -> dict[str, Any] | None:
+    report = getattr(table, "report", None)
+    return None if report is None else report.to_dict()
 
 
 def _summary(result: Any) -> dict[str, Any]:
@@ -263,8 +271,13 @@ def _summary(result: Any) -> dict[str, Any]:
 
 
 def render(result: dict) -> str:
+    from hetfit.cli.commands.estimate import table_report_lines
+
     s = result["summary"]
-    lines = [f"contrast: {s['contrast']}", ""]
+    lines = []
+    for report in (result.get("inputs") or {}).values():
+        lines += table_report_lines(report, max_notes=3)
+    lines += [f"contrast: {s['contrast']}", ""]
     lines.append(f"{'type':<22} {'feature':<26} {'ratio [95% CI]':<24} {'p perm':>7} {'q':>6}")
     for r in s["spreads"]:
         ci = f"{r['ratio']:.3g} [{r['ratio_low']:.3g}, {r['ratio_high']:.3g}]"
