@@ -170,8 +170,17 @@ def _hetfit_npz(path: Path, member: str) -> bool:
     return "hetfit" in text
 
 
+def _starts_with(path: Path, marker: str) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(len(marker.encode())) == marker.encode()
+    except OSError:
+        return False
+
+
 def output_file(path: str | os.PathLike, *, flag: str = "--out", schema: str | None = None,
-                npz_member: str | None = None, schema_key: str = "schema") -> Path:
+                npz_member: str | None = None, schema_key: str = "schema",
+                text_marker: str | None = None) -> Path:
     """Check that ``path`` may receive a command's output file, before any work is done.
 
     A new path is fine; an existing path may only be a regular file that hetfit wrote for the
@@ -182,7 +191,8 @@ def output_file(path: str | os.PathLike, *, flag: str = "--out", schema: str | N
     p = Path(path).expanduser()
     check_writable_target(p, flag)
     if p.exists():
-        mine = (schema is not None and _hetfit_json(p, schema, schema_key)) or (
+        mine = (text_marker is not None and _starts_with(p, text_marker)) or (
+            schema is not None and _hetfit_json(p, schema, schema_key)) or (
             npz_member is not None and _hetfit_npz(p, npz_member))
         if not mine:
             raise InputFileError(

@@ -30,12 +30,12 @@ from typing import Any
 _EXPORTS = {
     # conditions
     "Condition": "conditions",
-    "NetworkMapping": "conditions",
     "SpreadResults": "conditions",
     "ComparisonResult": "conditions",
     "compare_spreads": "conditions",
     # networks built from measured widths
     "NetworkComparison": "networks",
+    "NetworkMapping": "networks",
     "ModelSettings": "networks",
     "compare_networks": "networks",
     "network_sweeps": "networks",

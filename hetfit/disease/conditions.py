@@ -10,7 +10,8 @@ Two steps, each usable alone:
    all comparisons.  Types without enough cells or donors in either condition are listed
    with the reason, never silently fitted.
 2. :func:`hetfit.disease.networks.compare_networks` -- each condition's widths become the
-   heterogeneity of a network model (:class:`NetworkMapping`), which is then measured:
+   heterogeneity of a network model
+   (:class:`~hetfit.disease.networks.NetworkMapping`), which is then measured:
    synchrony, response to a sudden input step, bistability, with uncertainty from resampling
    donors (or cells) and network seeds.
 

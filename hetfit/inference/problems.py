@@ -46,12 +46,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 
-import numpy as np
-
-from hetfit.errors import InputFileError, ParameterError, SchemaError
+from hetfit.errors import InputFileError, InsufficientDataError, ParameterError, SchemaError
 from hetfit.inference.priors import ParameterPrior, Prior
 from hetfit.inference.simulator import NetworkSimulator
-from hetfit.inference.summaries import SummarySpec, TraceSpec, unit_populations
+from hetfit.inference.simulator import check_recording_matches as check_recording_matches
+from hetfit.inference.summaries import SummarySpec, TraceSpec, observed_units
+from hetfit.models.presets import gast2023_ei
 
 # Longest recording window turned into a simulation length automatically (ms).
 MAX_AUTO_DURATION_MS = 20_000.0
@@ -137,8 +137,6 @@ def ei_width_problem(
     summaries:
         A custom :class:`SummarySpec` (overrides ``units_per_population``/``pooled``).
     """
-    from hetfit.models.presets import gast2023_ei
-
     # Drives enter as per-set offsets on a zero base drive (the batch kernel's input
     # waveform is shared by all sets; offsets are per set).
     base_e = 50.0 if drive_e_range is None else 0.0
@@ -419,19 +417,6 @@ def parse_model_spec(spec: str | dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return name, validate_options(name, opts)
 
 
-def observed_units(recording: Any, populations: tuple[str, ...] | None,
-                   observe_silent: bool = False) -> dict[str, int]:
-    """Observed units per population (``{"all": n}`` when pooled) of a recording: the units
-    that fire, or every listed unit with ``observe_silent``."""
-    active = np.bincount(recording.unit_index, minlength=len(recording.unit_ids)) > 0
-    if observe_silent:
-        active[:] = True
-    if populations is None:
-        return {"all": int(active.sum())}
-    group = unit_populations(recording.unit_ids, populations)
-    return {p: int(np.count_nonzero(active & (group == j))) for j, p in enumerate(populations)}
-
-
 def problem_from_spec(spec: str | dict[str, Any], recording: Any = None,
                       n_threads: int | None = None) -> tuple[NetworkSimulator, Prior]:
     """Build a named problem; with ``recording``, match its analysis window length and its
@@ -468,8 +453,6 @@ def problem_from_spec(spec: str | dict[str, Any], recording: Any = None,
         sizes["all"] = sizes["E"] + sizes["I"]
         for p, n in units.items():
             if n < 2:
-                from hetfit.errors import InsufficientDataError
-
                 raise InsufficientDataError(
                     f"the recording has {n} observed unit(s) in population {p}; the summaries "
                     "need at least 2", hint="use a recording with more units, or pooled=true")
@@ -483,27 +466,3 @@ def problem_from_spec(spec: str | dict[str, Any], recording: Any = None,
         return PROBLEMS[name](**opts)
     except TypeError as exc:
         raise ParameterError(f"bad options for model {name!r}: {exc}") from exc
-
-
-def check_recording_matches(simulator: NetworkSimulator, recording: Any) -> None:
-    """Raise a clear error if ``recording`` cannot be summarized like the simulations."""
-    dur = float(recording.t_stop_ms - recording.t_start_ms)
-    want = simulator.t_max_ms - simulator.t_transient_ms
-    if not math.isclose(dur, want, rel_tol=1e-3, abs_tol=1.0):
-        raise ParameterError(
-            f"the recording window is {dur:g} ms but the model summarizes {want:g} ms",
-            hint="cut the recording to the same length (hetfit fit --window-ms) or train a "
-            "posterior for this duration")
-    spec = simulator.summaries
-    units = observed_units(recording, spec.populations, spec.observe_silent)
-    expected = spec.units_per_population
-    if expected is not None and any(units.get(k, 0) < v for k, v in expected.items()):
-        raise ParameterError(
-            f"the recording has {units} observed units but the posterior was trained for "
-            f"{expected}", hint="train a posterior for this recording (omit --posterior)")
-    if spec.observe_silent and units and all(
-            v == observed_units(recording, spec.populations).get(k) for k, v in units.items()):
-        from hetfit.console import warn
-
-        warn("the model counts silent cells (observe_silent) but the recording lists none; "
-             "spike files (CSV) cannot list silent cells, so the active fraction reads 1")

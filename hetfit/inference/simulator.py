@@ -24,13 +24,27 @@ from __future__ import annotations
 import abc
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from hetfit.console import warn
+from hetfit.data_adapters.activity import Recording
 from hetfit.errors import ParameterError
+from hetfit.inference.summaries import (
+    SUMMARY_VERSION,
+    SummarySpec,
+    TraceSpec,
+    observed_units,
+    summaries_of_recording,
+    summaries_of_result,
+)
+from hetfit.io import to_jsonable
+from hetfit.models.batch import simulate_batch
+from hetfit.models.izhikevich import as_network
 
 # Status codes of one simulation.
 OK = 0
@@ -82,8 +96,6 @@ def count_status(status: np.ndarray) -> dict[str, int]:
 
 def spec_fingerprint(spec: Mapping[str, Any]) -> str:
     """Short stable hash of a JSON-able spec."""
-    from hetfit.io import to_jsonable
-
     text = json.dumps(to_jsonable(spec), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -169,9 +181,6 @@ class NetworkSimulator(Simulator):
                  t_max_ms: float = 1100.0, t_transient_ms: float = 100.0,
                  dt_ms: float = 0.1, method: str = "exact",
                  n_threads: int | None = None) -> None:
-        from hetfit.inference.summaries import SUMMARY_VERSION, SummarySpec, TraceSpec
-        from hetfit.models.izhikevich import as_network
-
         self.network = as_network(network)
         if not parameters:
             raise ParameterError("NetworkSimulator needs at least one inferred parameter")
@@ -216,14 +225,10 @@ class NetworkSimulator(Simulator):
         }
 
     def _summary_callback(self, result: Any) -> np.ndarray:
-        from hetfit.inference.summaries import summaries_of_result
-
         seed = int(result.meta["seed"]) % (2**63)
         return summaries_of_result(self.summaries, result, self.t_transient_ms, seed=seed)
 
     def simulate(self, theta: np.ndarray, seeds: np.ndarray) -> SimulationBatch:
-        from hetfit.models.batch import simulate_batch
-
         theta, seeds = self.check_theta(theta, seeds)
         params = {key: theta[:, j] for j, key in enumerate(self.parameters.values())}
         res = simulate_batch(
@@ -243,9 +248,6 @@ class NetworkSimulator(Simulator):
         """Full spike trains of parameter sets, as
         :class:`~hetfit.data_adapters.activity.Recording` objects over the analysis window
         (synthetic data for validation; diverged sets give ``None``)."""
-        from hetfit.data_adapters.activity import Recording
-        from hetfit.models.batch import simulate_batch
-
         theta, seeds = self.check_theta(theta, seeds)
         params = {key: theta[:, j] for j, key in enumerate(self.parameters.values())}
         res = simulate_batch(self.network, params, self.t_max_ms, self.dt_ms,
@@ -264,14 +266,10 @@ class NetworkSimulator(Simulator):
     def check_recording(self, recording: Any) -> None:
         """Raise a clear error if ``recording`` cannot be summarized like the simulations
         (different window length, fewer units than the observation model expects)."""
-        from hetfit.inference.problems import check_recording_matches
-
         check_recording_matches(self, recording)
 
     def summaries_of(self, recording: Any, seed: int | None = 0) -> np.ndarray:
         """Summary vector of a recording, computed exactly as for simulations."""
-        from hetfit.inference.summaries import summaries_of_recording
-
         want = self.t_max_ms - self.t_transient_ms
         if recording.t_stop_ms - recording.t_start_ms > want:  # drop a sub-step remainder
             recording = recording.select(recording.t_start_ms, recording.t_start_ms + want)
@@ -281,3 +279,25 @@ class NetworkSimulator(Simulator):
         return (f"NetworkSimulator(populations={self.network.names}, "
                 f"parameters={self.parameters}, summaries={len(self.summary_names)}, "
                 f"t_max_ms={self.t_max_ms})")
+
+
+def check_recording_matches(simulator: NetworkSimulator, recording: Any) -> None:
+    """Raise a clear error if ``recording`` cannot be summarized like the simulations."""
+    dur = float(recording.t_stop_ms - recording.t_start_ms)
+    want = simulator.t_max_ms - simulator.t_transient_ms
+    if not math.isclose(dur, want, rel_tol=1e-3, abs_tol=1.0):
+        raise ParameterError(
+            f"the recording window is {dur:g} ms but the model summarizes {want:g} ms",
+            hint="cut the recording to the same length (hetfit fit --window-ms) or train a "
+            "posterior for this duration")
+    spec = simulator.summaries
+    units = observed_units(recording, spec.populations, spec.observe_silent)
+    expected = spec.units_per_population
+    if expected is not None and any(units.get(k, 0) < v for k, v in expected.items()):
+        raise ParameterError(
+            f"the recording has {units} observed units but the posterior was trained for "
+            f"{expected}", hint="train a posterior for this recording (omit --posterior)")
+    if spec.observe_silent and units and all(
+            v == observed_units(recording, spec.populations).get(k) for k, v in units.items()):
+        warn("the model counts silent cells (observe_silent) but the recording lists none; "
+             "spike files (CSV) cannot list silent cells, so the active fraction reads 1")

@@ -62,7 +62,13 @@ from typing import Any
 
 import numpy as np
 
-from hetfit.errors import InsufficientDataError, ParameterError, SchemaError
+from hetfit import measures as m
+from hetfit.errors import (
+    IncompatibleArtifactError,
+    InsufficientDataError,
+    ParameterError,
+    SchemaError,
+)
 
 SUMMARY_VERSION = "1.1"
 
@@ -186,8 +192,6 @@ class SummarySpec:
         d.pop("kind", None)
         version = d.pop("version", SUMMARY_VERSION)
         if version != SUMMARY_VERSION:
-            from hetfit.errors import IncompatibleArtifactError
-
             raise IncompatibleArtifactError(
                 f"summary set version {version} differs from this hetfit's {SUMMARY_VERSION}",
                 hint="re-simulate and retrain with this version of hetfit",
@@ -224,14 +228,25 @@ def unit_populations(unit_ids: Sequence[str], populations: Sequence[str]) -> np.
     return out
 
 
+def observed_units(recording: Any, populations: tuple[str, ...] | None,
+                   observe_silent: bool = False) -> dict[str, int]:
+    """Observed units per population (``{"all": n}`` when pooled) of a recording: the units
+    that fire, or every listed unit with ``observe_silent``."""
+    active = np.bincount(recording.unit_index, minlength=len(recording.unit_ids)) > 0
+    if observe_silent:
+        active[:] = True
+    if populations is None:
+        return {"all": int(active.sum())}
+    group = unit_populations(recording.unit_ids, populations)
+    return {p: int(np.count_nonzero(active & (group == j))) for j, p in enumerate(populations)}
+
+
 def _log_rate(x: float) -> float:
     return math.log10(max(x, _RATE_FLOOR_HZ)) if math.isfinite(x) else math.nan
 
 
 def _group_stats(spec: SummarySpec, times: np.ndarray, units: np.ndarray, n_units: int,
                  t0: float, t1: float) -> list[float]:
-    from hetfit import measures as m
-
     kw = {"times_ms": times, "units": units, "n_units": n_units, "t_start_ms": t0,
           "t_stop_ms": t1}
     out: list[float] = []
@@ -298,8 +313,6 @@ def summary_vector(
         Seeds the choice of observed units (when ``units_per_population`` sub-samples) and
         the pair sample of the correlation.
     """
-    from hetfit import measures as m
-
     times = np.asarray(times_ms, dtype=np.float64).ravel()
     units = np.asarray(units, dtype=np.int64).ravel()
     group = np.asarray(unit_group, dtype=np.int64).ravel()
@@ -444,8 +457,6 @@ class TraceSpec:
                ) -> np.ndarray:
         """Population-rate traces (Hz) of the observed units; NaN for a population without
         observed units."""
-        from hetfit import measures as m
-
         times = np.asarray(times_ms, dtype=np.float64).ravel()
         units = np.asarray(units, dtype=np.int64).ravel()
         group = np.asarray(unit_group, dtype=np.int64).ravel()

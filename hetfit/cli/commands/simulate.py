@@ -61,7 +61,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "draws (presets)")
     parser.add_argument("--duration", type=float, default=1000.0,
                         help="simulated time in ms (default 1000)")
-    parser.add_argument("--dt", type=float, default=0.05, help="time step in ms (default 0.05)")
+    parser.add_argument("--dt", type=float, default=None,
+                        help="time step in ms (default 0.05; 0.01 with --export, whose "
+                        "simulators integrate with Euler)")
     parser.add_argument("--method", choices=("exact", "euler"), default="exact",
                         help="spike handling: closed-form excursions (exact) or plain Euler")
     parser.add_argument("--bin", type=float, default=1.0,
@@ -73,6 +75,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write spikes and rates to this .npz file")
     parser.add_argument("--no-spikes", action="store_true",
                         help="do not keep individual spikes (rates and counts only)")
+    parser.add_argument("--export", choices=("brian2",), default=None,
+                        help="instead of simulating, write a script that runs the same network "
+                        "(hetfit's per-neuron draws and graph for --seed) in that simulator, "
+                        "to --out (a .py file; default NAME_brian2.py) and its .npz")
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -96,6 +102,8 @@ def _check(args: argparse.Namespace) -> None:
         other = "gast2023_ei" if args.preset == "single" else "single"
         verb = "apply" if len(used) > 1 else "applies"
         raise ParameterError(f"{flags} only {verb} to --preset {other}")
+    if args.dt is None:
+        args.dt = 0.01 if args.export is not None else 0.05
     for name in ("duration", "dt", "bin"):
         v = getattr(args, name)
         if not (math.isfinite(v) and v > 0):
@@ -111,7 +119,18 @@ def _check(args: argparse.Namespace) -> None:
             raise ParameterError(f"--{name.replace('_', '-')} must be finite, got {v}")
     if args.seed < 0:
         raise ParameterError(f"--seed must be >= 0, got {args.seed}")
-    if args.out is not None:
+    if args.export is not None:
+        if args.out is None:
+            args.out = Path(f"{Path(args.spec).stem if args.spec else args.preset}_brian2.py")
+        if args.out.suffix != ".py":
+            raise ParameterError(f"--out must end in .py with --export, got {args.out}",
+                                 hint="e.g. --out net_brian2.py")
+        from hetfit.io import output_file
+        from hetfit.models.export_brian2 import MARKER
+
+        output_file(args.out, text_marker=MARKER)
+        output_file(args.out.with_suffix(".npz"), npz_member="hetfit_export")
+    elif args.out is not None:
         if args.out.suffix != ".npz":
             raise ParameterError(f"--out must end in .npz, got {args.out}",
                                  hint="e.g. --out run.npz")
@@ -202,6 +221,14 @@ def run(args: argparse.Namespace) -> dict:
     _check(args)
     net = _network(args)
     _check_size(args, net)
+    if args.export is not None:
+        from hetfit.models.export_brian2 import write_brian2
+
+        script = write_brian2(net, args.out, seed=args.seed, t_max_ms=args.duration,
+                              dt_ms=args.dt, name=args.spec or args.preset)
+        return {"export": args.export, "script": str(script),
+                "data": str(script.with_suffix(".npz")), "n_neurons": net.n_neurons,
+                "seed": args.seed, "duration_ms": args.duration, "dt_ms": args.dt}
     console.info(f"simulating {net.n_neurons} neurons for {args.duration} ms (dt {args.dt} ms)")
     t0 = time.perf_counter()
     res = simulate_izhikevich(
@@ -259,6 +286,10 @@ def _write_npz(path: Path, res, summary: dict) -> Path:
 
 
 def render(result: dict) -> str:
+    if "export" in result:
+        return (f"wrote {result['script']} and {result['data']}: {result['n_neurons']} neurons, "
+                f"{result['duration_ms']:g} ms at dt {result['dt_ms']:g} ms (Euler), seed "
+                f"{result['seed']}; run it with python where {result['export']} is installed")
     lines = [
         f"{result['spec'] or result['preset']}: {result['n_neurons']} neurons, "
         f"{result['duration_ms']:g} ms "
