@@ -326,152 +326,158 @@ def _pair(step_key, m):
 
 
 # ---------------------------------------------------------------------------------------
+# Slot layout across the numba boundary.  Python (hetfit.models.izhikevich.compile_set)
+# fills these arrays in one place; the kernels read them by these names only.
+# ---------------------------------------------------------------------------------------
+# per-neuron parameters: rows of PN, shape (PN_SIZE, N) [(sets, PN_SIZE, N) batched]
+P_B0 = 0  # -k (v_r + v_theta) (nS)
+P_A0 = 1  # k v_r v_theta + eta (pA)
+P_G = 2  # conductance scale g (nS)
+P_VRES = 3  # reset potential v_reset + theta (v_peak - v_reset) (mV)
+P_V0 = 4  # initial v (mV)
+P_U0 = 5  # initial u (pA)
+P_K = 6  # k (nS/mV)
+P_C = 7  # C (pF)
+P_VR = 8  # v_r (mV)
+P_B = 9  # b (nS)
+P_TAU_U = 10  # tau_u (ms)
+P_KAPPA = 11  # kappa (pA)
+P_VCUT = 12  # exact method: upper cut-off v_cut (mV)
+P_VLOW = 13  # exact method: re-entry level v_low (mV)
+PN_SIZE = 14
+
+# per-population scalars: rows of PP, shape (PP_SIZE, P) [(sets, PP_SIZE, P) batched].
+# Q_K ... Q_VLOW hold the population's value when Q_HET == 0 (all its neurons share C, k,
+# v_r, b, tau_u, kappa and hence v_cut, v_low); the Euler pass then keeps them in registers
+# instead of streaming seven more per-neuron arrays.
+Q_K = 0
+Q_C = 1
+Q_VR = 2
+Q_B = 3
+Q_TAU_U = 4
+Q_KAPPA = 5
+Q_VCUT = 6
+Q_VLOW = 7
+Q_HET = 8  # 1.0 when any of the above varies across the population's neurons
+Q_VPEAK = 9  # v_peak (mV)
+Q_ESYN = 10  # reversal potential of the synapses the population makes (mV)
+Q_TAU_S = 11  # decay time of those synapses (ms)
+Q_SIGMA = 12  # noise intensity (pA ms^1/2)
+Q_IOFF = 13  # constant current added to the input waveform (pA; batched I_offset)
+PP_SIZE = 14
+
+# run controls: int64 array of CTL_SIZE
+CTL_METHOD = 0
+CTL_SPARSE = 1
+CTL_N_STEPS = 2
+CTL_BIN_STEPS = 3
+CTL_RING = 4  # calendar slots R
+CTL_RECORD_V = 5
+CTL_SIZE = 6
+
+# per-neuron values derived inside the kernel (rows of a work array)
+_D_DTC = 0  # dt / C (ms/pF)
+_D_EU = 1  # exp(-dt / tau_u)
+_D_CU = 2  # b (1 - exp(-dt / tau_u)) (nS)
+_D_SIZE = 3
+
+
+# ---------------------------------------------------------------------------------------
 # Hot loops (one population, one step).  Branch-free so that LLVM vectorizes them.
 # ---------------------------------------------------------------------------------------
-# Eight explicit variants (exact/Euler x all-to-all/sparse x noise/no noise): every loop
-# touches only the arrays it needs, which keeps LLVM's alias checks cheap enough to vectorize.
-@nb.njit(**_JIT)
-def _pe(V, U, F, B0, A0, G, lo, hi, S, SE, I, k, dtC, eu, cu, vr, vcut):
-    nf = 0
-    for j in range(hi - lo):
-        i = np.uint64(lo + j)  # unsigned index: no wrap-around branch, so LLVM vectorizes
-        v = V[i]
-        u = U[i]
-        g = G[i]
-        f = v >= vcut
-        vn = v + dtC * ((k * v + B0[i] - g * S) * v + A0[i] + g * SE + I - u)
-        un = u * eu + cu * (v - vr)
-        V[i] = v if f else vn
-        U[i] = u if f else un
-        F[i] = f
-        nf += f
-    return nf
+def _make_pass(exact: bool, sparse: bool, noisy: bool, het: bool):
+    """Build the Euler pass over neurons ``lo:hi`` of one population for fixed flags.
+
+    ``exact``: flag neurons at ``v >= v_cut`` and leave them untouched (their excursion is
+    solved afterwards); otherwise plain Euler with spike at ``v >= v_peak`` and reset.
+    ``sparse``: per-neuron gates ``Si, SEi`` instead of the population's ``S, SE``.
+    ``noisy``: add the noise increments ``xi``.  ``het``: read k, dt/C, decay factors, v_r,
+    v_cut and kappa per neuron instead of the population scalars in ``sc``.
+
+    The flags are closure constants, so numba prunes the untaken branches and every variant
+    touches only the arrays it needs (LLVM's alias checks stay cheap enough to vectorize).
+    ``cache=True`` works for these closures: numba keys the cache on the bytecode plus the
+    pickled cell contents, so each flag combination gets its own cache entry.
+    """
+
+    def euler_pass(V, U, F, nrn, lo, hi, S, SE, I, sc):
+        B0, A0, G, VRES, Si, SEi, xi, Kn, DTCn, EUn, CUn, VRn, VCUTn, KAPPAn = nrn
+        k, dtC, eu, cu, vr, vcut, vpeak, kappa = sc
+        nf = 0
+        for j in range(hi - lo):
+            i = np.uint64(lo + j)  # unsigned index: no wrap-around branch, so LLVM vectorizes
+            v = V[i]
+            u = U[i]
+            g = G[i]
+            k_ = Kn[i] if het else k
+            dtC_ = DTCn[i] if het else dtC
+            eu_ = EUn[i] if het else eu
+            cu_ = CUn[i] if het else cu
+            vr_ = VRn[i] if het else vr
+            s_ = Si[i] if sparse else S
+            se_ = SEi[i] if sparse else SE
+            drive = (k_ * v + B0[i] - g * s_) * v + A0[i] + g * se_ + I - u
+            if noisy:
+                if het:  # xi is a current here (pA), scaled by each neuron's dt/C
+                    vn = v + dtC_ * (drive + xi[i])
+                else:  # xi is already a voltage increment (mV)
+                    vn = v + dtC_ * drive + xi[i]
+            else:
+                vn = v + dtC_ * drive
+            un = u * eu_ + cu_ * (v - vr_)
+            if exact:
+                f = v >= (VCUTn[i] if het else vcut)
+                V[i] = v if f else vn
+                U[i] = u if f else un
+            else:
+                f = vn >= vpeak
+                V[i] = VRES[i] if f else vn
+                U[i] = un + (KAPPAn[i] if het else kappa) if f else un
+            F[i] = f
+            nf += f
+        return nf
+
+    return nb.njit(**_JIT)(euler_pass)
+
+
+# 16 variants: exact/Euler x sparse/all-to-all x noise/none x per-neuron/population scalars
+_PASS_XSNH = _make_pass(True, True, True, True)
+_PASS_XSN0 = _make_pass(True, True, True, False)
+_PASS_XS0H = _make_pass(True, True, False, True)
+_PASS_XS00 = _make_pass(True, True, False, False)
+_PASS_X0NH = _make_pass(True, False, True, True)
+_PASS_X0N0 = _make_pass(True, False, True, False)
+_PASS_X00H = _make_pass(True, False, False, True)
+_PASS_X000 = _make_pass(True, False, False, False)
+_PASS_ESNH = _make_pass(False, True, True, True)
+_PASS_ESN0 = _make_pass(False, True, True, False)
+_PASS_ES0H = _make_pass(False, True, False, True)
+_PASS_ES00 = _make_pass(False, True, False, False)
+_PASS_E0NH = _make_pass(False, False, True, True)
+_PASS_E0N0 = _make_pass(False, False, True, False)
+_PASS_E00H = _make_pass(False, False, False, True)
+_PASS_E000 = _make_pass(False, False, False, False)
 
 
 @nb.njit(**_JIT)
-def _pe_n(V, U, F, B0, A0, G, lo, hi, S, SE, I, k, dtC, eu, cu, vr, vcut, xi):
-    nf = 0
-    for j in range(hi - lo):
-        i = np.uint64(lo + j)  # unsigned index: no wrap-around branch, so LLVM vectorizes
-        v = V[i]
-        u = U[i]
-        g = G[i]
-        f = v >= vcut
-        vn = v + dtC * ((k * v + B0[i] - g * S) * v + A0[i] + g * SE + I - u) + xi[i]
-        un = u * eu + cu * (v - vr)
-        V[i] = v if f else vn
-        U[i] = u if f else un
-        F[i] = f
-        nf += f
-    return nf
-
-
-@nb.njit(**_JIT)
-def _pe_s(V, U, F, B0, A0, G, lo, hi, Si, SEi, I, k, dtC, eu, cu, vr, vcut):
-    nf = 0
-    for j in range(hi - lo):
-        i = np.uint64(lo + j)  # unsigned index: no wrap-around branch, so LLVM vectorizes
-        v = V[i]
-        u = U[i]
-        g = G[i]
-        f = v >= vcut
-        vn = v + dtC * ((k * v + B0[i] - g * Si[i]) * v + A0[i] + g * SEi[i] + I - u)
-        un = u * eu + cu * (v - vr)
-        V[i] = v if f else vn
-        U[i] = u if f else un
-        F[i] = f
-        nf += f
-    return nf
-
-
-@nb.njit(**_JIT)
-def _pe_sn(V, U, F, B0, A0, G, lo, hi, Si, SEi, I, k, dtC, eu, cu, vr, vcut, xi):
-    nf = 0
-    for j in range(hi - lo):
-        i = np.uint64(lo + j)  # unsigned index: no wrap-around branch, so LLVM vectorizes
-        v = V[i]
-        u = U[i]
-        g = G[i]
-        f = v >= vcut
-        vn = v + dtC * ((k * v + B0[i] - g * Si[i]) * v + A0[i] + g * SEi[i] + I - u) + xi[i]
-        un = u * eu + cu * (v - vr)
-        V[i] = v if f else vn
-        U[i] = u if f else un
-        F[i] = f
-        nf += f
-    return nf
-
-
-@nb.njit(**_JIT)
-def _pu(V, U, F, B0, A0, G, VRES, lo, hi, S, SE, I, k, dtC, eu, cu, vr, vpeak, kappa):
-    nf = 0
-    for j in range(hi - lo):
-        i = np.uint64(lo + j)  # unsigned index: no wrap-around branch, so LLVM vectorizes
-        v = V[i]
-        u = U[i]
-        g = G[i]
-        vn = v + dtC * ((k * v + B0[i] - g * S) * v + A0[i] + g * SE + I - u)
-        un = u * eu + cu * (v - vr)
-        f = vn >= vpeak
-        V[i] = VRES[i] if f else vn
-        U[i] = un + kappa if f else un
-        F[i] = f
-        nf += f
-    return nf
-
-
-@nb.njit(**_JIT)
-def _pu_n(V, U, F, B0, A0, G, VRES, lo, hi, S, SE, I, k, dtC, eu, cu, vr, vpeak, kappa, xi):
-    nf = 0
-    for j in range(hi - lo):
-        i = np.uint64(lo + j)  # unsigned index: no wrap-around branch, so LLVM vectorizes
-        v = V[i]
-        u = U[i]
-        g = G[i]
-        vn = v + dtC * ((k * v + B0[i] - g * S) * v + A0[i] + g * SE + I - u) + xi[i]
-        un = u * eu + cu * (v - vr)
-        f = vn >= vpeak
-        V[i] = VRES[i] if f else vn
-        U[i] = un + kappa if f else un
-        F[i] = f
-        nf += f
-    return nf
-
-
-@nb.njit(**_JIT)
-def _pu_s(V, U, F, B0, A0, G, VRES, lo, hi, Si, SEi, I, k, dtC, eu, cu, vr, vpeak, kappa):
-    nf = 0
-    for j in range(hi - lo):
-        i = np.uint64(lo + j)  # unsigned index: no wrap-around branch, so LLVM vectorizes
-        v = V[i]
-        u = U[i]
-        g = G[i]
-        vn = v + dtC * ((k * v + B0[i] - g * Si[i]) * v + A0[i] + g * SEi[i] + I - u)
-        un = u * eu + cu * (v - vr)
-        f = vn >= vpeak
-        V[i] = VRES[i] if f else vn
-        U[i] = un + kappa if f else un
-        F[i] = f
-        nf += f
-    return nf
-
-
-@nb.njit(**_JIT)
-def _pu_sn(V, U, F, B0, A0, G, VRES, lo, hi, Si, SEi, I, k, dtC, eu, cu, vr, vpeak, kappa, xi):
-    nf = 0
-    for j in range(hi - lo):
-        i = np.uint64(lo + j)  # unsigned index: no wrap-around branch, so LLVM vectorizes
-        v = V[i]
-        u = U[i]
-        g = G[i]
-        vn = v + dtC * ((k * v + B0[i] - g * Si[i]) * v + A0[i] + g * SEi[i] + I - u) + xi[i]
-        un = u * eu + cu * (v - vr)
-        f = vn >= vpeak
-        V[i] = VRES[i] if f else vn
-        U[i] = un + kappa if f else un
-        F[i] = f
-        nf += f
-    return nf
+def _euler_pass(exact, sparse, noisy, het, V, U, F, nrn, lo, hi, S, SE, I, sc):
+    """Run the pass variant for these flags (a numba function cannot index a table of them)."""
+    a = (V, U, F, nrn, lo, hi, S, SE, I, sc)
+    if exact:
+        if sparse:
+            if noisy:
+                return _PASS_XSNH(*a) if het else _PASS_XSN0(*a)
+            return _PASS_XS0H(*a) if het else _PASS_XS00(*a)
+        if noisy:
+            return _PASS_X0NH(*a) if het else _PASS_X0N0(*a)
+        return _PASS_X00H(*a) if het else _PASS_X000(*a)
+    if sparse:
+        if noisy:
+            return _PASS_ESNH(*a) if het else _PASS_ESN0(*a)
+        return _PASS_ES0H(*a) if het else _PASS_ES00(*a)
+    if noisy:
+        return _PASS_E0NH(*a) if het else _PASS_E0N0(*a)
+    return _PASS_E00H(*a) if het else _PASS_E000(*a)
 
 
 @nb.njit(**_JIT)
@@ -520,24 +526,46 @@ def _sparse_inputs(s_syn, Si, SEi, E_syn, dec, n_pop, N):
 # ---------------------------------------------------------------------------------------
 @nb.njit(**_JIT)
 def run_set(
-    # per neuron
-    B0, A0, G, VRES, V0, U0, pop_of,
-    # per population
-    pop_start, k, C, v_r, b, tau_u, kappa, v_peak, v_cut, v_low, E_syn, tau_s, sigma, I_off,
-    J,
+    PN, PP, J, pop_start, pop_of,
     # input segments (shared): start step and values per population
     seg_start, seg_val,
-    # sparse coupling (by presynaptic neuron); sparse == False -> all-to-all via rates
-    sparse, indptr, post, w,
-    # run control
-    method, dt, n_steps, bin_steps, R, noise_key,
+    # sparse coupling (by presynaptic neuron); ctl[CTL_SPARSE] == 0 -> all-to-all via rates
+    indptr, post, w,
+    # run control (CTL_* slots), step (ms), noise key of the set
+    ctl, dt, noise_key,
     # outputs (v_mean: population-mean membrane potential at bin ends, if record_v)
-    rate_counts, spk_count, isi_sum, isi_sq, sp_times, sp_idx, info, record_v, v_mean,
+    rate_counts, spk_count, isi_sum, isi_sq, sp_times, sp_idx, info, v_mean,
 ):
-    N = B0.shape[0]
+    """Simulate one set: ``PN`` (PN_SIZE, N) per-neuron and ``PP`` (PP_SIZE, P) population
+    parameters (``P_*`` / ``Q_*`` slots), coupling ``J`` (P, P), controls ``ctl``."""
+    method = ctl[CTL_METHOD]
+    sparse = ctl[CTL_SPARSE] != 0
+    n_steps = ctl[CTL_N_STEPS]
+    bin_steps = ctl[CTL_BIN_STEPS]
+    R = ctl[CTL_RING]
+    record_v = ctl[CTL_RECORD_V] != 0
+    exact = method == METHOD_EXACT
+    N = PN.shape[1]
     P = pop_start.shape[0] - 1
-    V = V0.copy()
-    U = U0.copy()
+    B0 = PN[P_B0]
+    A0 = PN[P_A0]
+    G = PN[P_G]
+    VRES = PN[P_VRES]
+    Kn = PN[P_K]
+    Cn = PN[P_C]
+    VRn = PN[P_VR]
+    Bn = PN[P_B]
+    TAUn = PN[P_TAU_U]
+    KAPPAn = PN[P_KAPPA]
+    VCUTn = PN[P_VCUT]
+    VLOWn = PN[P_VLOW]
+    v_peak = PP[Q_VPEAK]
+    E_syn = PP[Q_ESYN]
+    tau_s = PP[Q_TAU_S]
+    sigma = PP[Q_SIGMA]
+    I_off = PP[Q_IOFF]
+    V = PN[P_V0].copy()
+    U = PN[P_U0].copy()
     n_words = (N + 7) // 8
     F = np.zeros(8 * n_words, dtype=np.uint8)  # padded so it can be scanned 8 bytes at a time
     F64 = F.view(np.uint64)
@@ -545,18 +573,39 @@ def run_set(
     last = np.full(N, -1.0)
     cap = sp_times.shape[0]
 
-    # precomputed per-population constants
+    # precomputed per-population constants (homogeneous populations) ...
+    het = np.empty(P, dtype=np.bool_)
     dtC = np.empty(P)
     eu = np.empty(P)
     cu = np.empty(P)
     dec = np.empty(P)
     noise_scale = np.empty(P)
     for p in range(P):
-        dtC[p] = dt / C[p]
-        eu[p] = math.exp(-dt / tau_u[p])
-        cu[p] = b[p] * (1.0 - eu[p])
+        het[p] = PP[Q_HET, p] != 0.0
+        dtC[p] = dt / PP[Q_C, p]
+        eu[p] = math.exp(-dt / PP[Q_TAU_U, p])
+        cu[p] = PP[Q_B, p] * (1.0 - eu[p])
         dec[p] = math.exp(-dt / tau_s[p])
-        noise_scale[p] = sigma[p] * math.sqrt(dt) / C[p]
+        # per-neuron C: the pass multiplies the noise current by each neuron's dt/C
+        noise_scale[p] = (sigma[p] / math.sqrt(dt) if het[p]
+                          else sigma[p] * math.sqrt(dt) / PP[Q_C, p])
+    # ... and per neuron (copies of the population values for homogeneous populations, so
+    # their excursions and fallback steps use bit-identical constants)
+    D = np.empty((_D_SIZE, N))
+    for p in range(P):
+        for i in range(pop_start[p], pop_start[p + 1]):
+            if het[p]:
+                e = math.exp(-dt / TAUn[i])
+                D[_D_DTC, i] = dt / Cn[i]
+                D[_D_EU, i] = e
+                D[_D_CU, i] = Bn[i] * (1.0 - e)
+            else:
+                D[_D_DTC, i] = dtC[p]
+                D[_D_EU, i] = eu[p]
+                D[_D_CU, i] = cu[p]
+    DTCn = D[_D_DTC]
+    EUn = D[_D_EU]
+    CUn = D[_D_CU]
     inv_n = np.empty(P)
     vres_min = np.empty(P)  # lower end of the voltages averaged by record_v
     for p in range(P):
@@ -572,6 +621,7 @@ def run_set(
     SEi = np.zeros(N) if sparse else np.zeros(1)
     S = np.zeros(P)
     SE = np.zeros(P)
+    nrn = (B0, A0, G, VRES, Si, SEi, xi, Kn, DTCn, EUn, CUn, VRn, VCUTn, KAPPAn)
 
     # calendar (ring buffer of R slots): returns from excursions and future spike deliveries
     ret_head = np.full(R, -1, dtype=np.int64)
@@ -625,37 +675,10 @@ def run_set(
             noisy = sigma[p] > 0.0
             if noisy:
                 fill_noise(xi, lo, hi, noise_key_for_step(noise_key, step), noise_scale[p])
-            sp_, se_ = S[p], SE[p]
-            kk, dc, e_, c_, vr_ = k[p], dtC[p], eu[p], cu[p], v_r[p]
-            if method == METHOD_EXACT:
-                vc = v_cut[p]
-                if sparse:
-                    if noisy:
-                        nf += _pe_sn(V, U, F, B0, A0, G, lo, hi, Si, SEi, I, kk, dc, e_, c_,
-                                     vr_, vc, xi)
-                    else:
-                        nf += _pe_s(V, U, F, B0, A0, G, lo, hi, Si, SEi, I, kk, dc, e_, c_,
-                                    vr_, vc)
-                elif noisy:
-                    nf += _pe_n(V, U, F, B0, A0, G, lo, hi, sp_, se_, I, kk, dc, e_, c_, vr_,
-                                vc, xi)
-                else:
-                    nf += _pe(V, U, F, B0, A0, G, lo, hi, sp_, se_, I, kk, dc, e_, c_, vr_, vc)
-            else:
-                vp, ka = v_peak[p], kappa[p]
-                if sparse:
-                    if noisy:
-                        nf += _pu_sn(V, U, F, B0, A0, G, VRES, lo, hi, Si, SEi, I, kk, dc, e_,
-                                     c_, vr_, vp, ka, xi)
-                    else:
-                        nf += _pu_s(V, U, F, B0, A0, G, VRES, lo, hi, Si, SEi, I, kk, dc, e_,
-                                    c_, vr_, vp, ka)
-                elif noisy:
-                    nf += _pu_n(V, U, F, B0, A0, G, VRES, lo, hi, sp_, se_, I, kk, dc, e_, c_,
-                                vr_, vp, ka, xi)
-                else:
-                    nf += _pu(V, U, F, B0, A0, G, VRES, lo, hi, sp_, se_, I, kk, dc, e_, c_,
-                              vr_, vp, ka)
+            sc = (PP[Q_K, p], dtC[p], eu[p], cu[p], PP[Q_VR, p], PP[Q_VCUT, p], v_peak[p],
+                  PP[Q_KAPPA, p])
+            nf += _euler_pass(exact, sparse, noisy, het[p], V, U, F, nrn, lo, hi, S[p],
+                              SE[p], I, sc)
         for q in range(P):
             deliv[q] = 0.0
         # --- flagged neurons: spikes (Euler) or excursions (exact)
@@ -668,7 +691,7 @@ def run_set(
                         continue
                     F[i] = 0
                     p = pop_of[i]
-                    if method == METHOD_EULER:
+                    if not exact:
                         nsp = 1
                         sp_t[0] = t_n + dt
                     else:
@@ -680,19 +703,22 @@ def run_set(
                             se_here = SE[p]
                         Bi = B0[i] - G[i] * s_here
                         Ai = A0[i] + G[i] * se_here + seg_val[seg, p] + I_off[p]
-                        kk = k[p]
+                        kk = Kn[i]  # each neuron's own C, k, v_r, b, tau_u, kappa
                         code, nsp, m_ret, v_ret, u_ret = excursion(
-                            V[i], U[i], t_n, step, dt, R, kk, C[p], Bi, Ai, kappa[p],
-                            tau_u[p], b[p], v_r[p], 2.0 * kk * v_peak[p] + Bi,
-                            2.0 * kk * VRES[i] + Bi, 2.0 * kk * v_cut[p] + Bi,
-                            2.0 * kk * v_low[p] + Bi, sp_t)
+                            V[i], U[i], t_n, step, dt, R, kk, Cn[i], Bi, Ai, KAPPAn[i],
+                            TAUn[i], Bn[i], VRn[i], 2.0 * kk * v_peak[p] + Bi,
+                            2.0 * kk * VRES[i] + Bi, 2.0 * kk * VCUTn[i] + Bi,
+                            2.0 * kk * VLOWn[i] + Bi, sp_t)
                         if code == _EXC_FALLBACK:
                             # not rising: ordinary Euler step for this neuron
                             v = V[i]
                             u = U[i]
                             dv = kk * v * v + Bi * v + Ai - u
-                            V[i] = v + dtC[p] * dv + (xi[i] if sigma[p] > 0.0 else 0.0)
-                            U[i] = u * eu[p] + cu[p] * (v - v_r[p])
+                            if sigma[p] > 0.0 and het[p]:  # xi is a current (see the pass)
+                                V[i] = v + DTCn[i] * (dv + xi[i])
+                            else:
+                                V[i] = v + DTCn[i] * dv + (xi[i] if sigma[p] > 0.0 else 0.0)
+                            U[i] = u * EUn[i] + CUn[i] * (v - VRn[i])
                             n_fallback += 1
                             continue
                         if code == _EXC_RUNAWAY:
@@ -828,27 +854,22 @@ def run_set(
 
 @nb.njit(parallel=True, cache=True)
 def run_batch(
-    B0, A0, G, VRES, V0, U0, pop_of,
-    pop_start, k, C, v_r, b, tau_u, kappa, v_peak, v_cut, v_low, E_syn, tau_s, sigma, I_off,
-    J, seg_start, seg_val, sparse, indptr, post, w, edge_off,
-    method, dt, n_steps, bin_steps, R, noise_keys,
-    rate_counts, spk_count, isi_sum, isi_sq, sp_times, sp_idx, info, record_v, v_mean,
+    PN, PP, J, pop_start, pop_of, seg_start, seg_val, indptr, post, w, edge_off,
+    ctl, dt, noise_keys,
+    rate_counts, spk_count, isi_sum, isi_sq, sp_times, sp_idx, info, v_mean,
 ):
     """Simulate ``n_sets`` parameter sets in parallel; arrays carry a leading set axis.
 
     Sparse edges of set ``s`` are ``post[edge_off[s]:edge_off[s+1]]`` (and ``w``), indexed by
     ``indptr[s]`` relative to ``edge_off[s]``.
     """
-    n_sets = B0.shape[0]
+    n_sets = PN.shape[0]
     for s in nb.prange(n_sets):
         e0 = edge_off[s]
         e1 = edge_off[s + 1]
         run_set(
-            B0[s], A0[s], G[s], VRES[s], V0[s], U0[s], pop_of,
-            pop_start, k[s], C[s], v_r[s], b[s], tau_u[s], kappa[s], v_peak[s], v_cut[s],
-            v_low[s], E_syn[s], tau_s[s], sigma[s], I_off[s], J[s],
-            seg_start, seg_val, sparse, indptr[s], post[e0:e1], w[e0:e1],
-            method, dt, n_steps, bin_steps, R, noise_keys[s],
+            PN[s], PP[s], J[s], pop_start, pop_of, seg_start, seg_val,
+            indptr[s], post[e0:e1], w[e0:e1], ctl, dt, noise_keys[s],
             rate_counts[s], spk_count[s], isi_sum[s], isi_sq[s], sp_times[s], sp_idx[s],
-            info[s], record_v, v_mean[s],
+            info[s], v_mean[s],
         )
