@@ -46,14 +46,6 @@ def run_cases(path: str) -> None:
         out[name + ".rate"] = r.rates_hz
 
     t0 = time.time()
-
-    out = {}
-    def rec(name, r):
-        out[name + ".t"] = r.spike_times_ms
-        out[name + ".i"] = r.spike_neurons
-        out[name + ".c"] = np.asarray(r.meta["spike_counts"])
-        out[name + ".rate"] = r.rates_hz
-
     single = presets.single_population(n=2000, delta_v=1.0, I_ext=50.0)
     for m, dt in (("exact", 0.05), ("euler", 0.01)):
         rec(f"single_{m}", simulate_izhikevich(single, 300.0, dt, seed=1, method=m))
