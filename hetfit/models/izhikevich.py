@@ -23,10 +23,14 @@ restarts closer to the spike cut-off.  The paper's text allows 0 < theta <= 1 bu
 equation is not in the text we have; with the peak value in the formula ``theta = 1`` would
 restart the neuron at ``v_peak`` (a spike every step), so theta must be < 1 here.
 
-Every per-neuron parameter (``v_theta``, ``eta``, ``g``, ``theta_reset``, ``v_init``) is a
-number (homogeneous) or a :class:`~hetfit.models.heterogeneity.Heterogeneity` (Lorentzian
-with deterministic quantiles or random draws, Gaussian, log-normal; truncated to a stated
-range).
+Every per-neuron parameter (``C``, ``k``, ``v_r``, ``v_theta``, ``eta``, ``g``,
+``theta_reset``, ``b``, ``tau_u``, ``kappa``, ``v_init``, ``u_init``; neuron i uses its own
+``C_i, k_i, ...`` in the equations above) is a number (homogeneous), a
+:class:`~hetfit.models.heterogeneity.Heterogeneity` (Lorentzian with deterministic quantiles
+or random draws, Gaussian, log-normal; truncated to a stated range) or an explicit array of
+length ``n``.  ``v_peak, v_reset, tau_s, E_syn, noise_sigma`` are population scalars.  The
+exact mean field (:func:`hetfit.models.meanfield.meanfield_from_network`) needs ``C, k, v_r,
+b, tau_u, kappa`` homogeneous.
 
 Numerics
 --------
@@ -37,7 +41,8 @@ excursion the time to reach ``v_peak``, the reset, the climb back from ``v_reset
 recovery current are explicit.  Spikes get sub-step times and the neuron re-enters the Euler
 loop afterwards; transcendental functions are evaluated once per spike, never per neuron and
 step.  ``v_cut = (v_r + v_theta)/2 + cutoff_fraction * C / (k dt)`` (capped half-way to
-``v_peak``) is where one Euler step changes ``z = 2 k v + B`` by ``cutoff_fraction``.
+``v_peak``; per neuron from its own C, k, v_r and the threshold centre) is where one Euler
+step changes ``z = 2 k v + B`` by ``cutoff_fraction``.
 ``method="euler"`` is plain Euler with threshold ``v_peak`` (Brian2's scheme).
 
 Measured trade-off (benchmarks/RESULTS.md, population rates against dt -> 0): ``exact`` is
