@@ -351,11 +351,11 @@ def simulation_estimate(
 
     - results, n sets: rate counts and rates 2 x 8 P B, spike counts and ISI sums 3 x 8 N,
       status 48 (and 8 P B for ``record_v``) per set;
-    - per chunk: compiled sets (6 kernel arrays + 5 sampled parameters) 88 N and stacked
-      kernel arrays 48 N per set; edges max(72 + 16 (m - 1), 40 m) E (graph building, then the
+    - per chunk: compiled sets (14 kernel slots + 12 sampled parameters) 208 N and stacked
+      kernel slots 112 N per set; edges max(72 + 16 (m - 1), 40 m) E (graph building, then the
       compiled and stacked copies); spike buffers 16 per spike of ``spike_buffer_length``
       per set (reserved);
-    - one running kernel: state 56 N + spike flags, calendar R (16 + 8 P), and for sparse
+    - one running kernel: state 56 N + per-neuron derived constants 24 N + spike flags, calendar R (16 + 8 P), and for sparse
       networks per-neuron gates (8 P + 16) N plus the event pool 3 x 8 (4 N + 64).
     """
     sizes = [int(s) for s in sizes]
@@ -378,9 +378,9 @@ def simulation_estimate(
     committed = {
         "rates": b(2 * 8 * n * P * n_bins + (8 * n * P * n_bins if record_v else 0)),
         "spike counts and ISI sums": b(3 * 8 * n * N + 8 * _INFO_SIZE * n),
-        "per-neuron parameters": b((88 + 48) * m * N),
+        "per-neuron parameters": b((208 + 112) * m * N),
         "synapses": b(max(72 + 16 * (m - 1), 40 * m) * E),
-        "kernel state": b(56 * N + 8 * math.ceil(N / 8)
+        "kernel state": b(80 * N + 8 * math.ceil(N / 8)
                           + ((8 * P + 16) * N + 24 * (4 * N + 64) if sparse else 0)),
         "spike calendar (20 ms / dt slots)": b(ring * (16 + 8 * P)),
     }

@@ -279,14 +279,14 @@ def test_simulation_estimate_hand_computed():
     assert est.committed == {
         "rates": 2 * 8 * 2 * 1 * 10,                          # rate counts + rates
         "spike counts and ISI sums": 3 * 8 * 2 * 10 + 8 * 6 * 2,
-        "per-neuron parameters": (88 + 48) * 2 * 10,
+        "per-neuron parameters": (208 + 112) * 2 * 10,
         "synapses": 0,
-        "kernel state": 56 * 10 + 8 * 2,                      # + spike flags, 8-byte words
+        "kernel state": 80 * 10 + 8 * 2,                      # + spike flags, 8-byte words
         "spike calendar (20 ms / dt slots)": 43 * (16 + 8 * 1),
     }
     assert spike_buffer_length(10, 10.0) == 6 + 4096             # 60 Hz for 10 ms + slack
     assert est.reserved == {"spike buffers": 16 * 2 * 4102}
-    assert est.total_bytes == 5224 + 131264
+    assert est.total_bytes == 9144 + 131264
 
 
 def test_simulation_estimate_is_a_lower_bound_of_the_real_arrays():

@@ -10,10 +10,11 @@ on the batch size, chunking or the number of threads.
 What varies per set is given as ``params``: a mapping from keys to one value per set (or a
 list of per-set mappings).  Keys:
 
-- ``"<pop>.<field>"`` for scalar fields (``C, k, v_r, b, tau_u, kappa, v_peak, v_reset,
-  tau_s, E_syn, noise_sigma, u_init``);
-- ``"<pop>.<param>"`` for per-neuron parameters (``v_theta, eta, g, theta_reset, v_init``):
-  the homogeneous value, or the center of a Heterogeneity;
+- ``"<pop>.<field>"`` for population scalars (``v_peak, v_reset, tau_s, E_syn,
+  noise_sigma``);
+- ``"<pop>.<param>"`` for per-neuron parameters (``C, k, v_r, v_theta, eta, g, theta_reset,
+  b, tau_u, kappa, v_init, u_init``): the homogeneous value, or the center of a
+  Heterogeneity (an explicit per-neuron array cannot be replaced by one number per set);
 - ``"<pop>.<param>.center"``, ``.width``, ``.low``, ``.high``: fields of that parameter's
   Heterogeneity (the base population must already have one; family, range and sampling
   are kept);
@@ -49,6 +50,7 @@ from hetfit.models.izhikevich import (
     as_network,
     compile_set,
     concrete_seed,
+    kernel_controls,
     make_grid,
     pop_layout,
     positive,
@@ -257,6 +259,12 @@ def _apply(net: IzhikevichNetwork, row: Mapping[str, float]) -> tuple[Izhikevich
             continue
         if fld in _PER_NEURON:
             base = getattr(pop, fld)
+            if isinstance(base, np.ndarray):
+                raise ParameterError(
+                    f"{key}: {pop.name}.{fld} is an explicit per-neuron array",
+                    hint=f"give {pop.name}.{fld} a number or a Heterogeneity in the base "
+                    "network to vary it per set",
+                )
             if len(parts) == 2:
                 new = replace(base, center=val) if isinstance(base, Heterogeneity) else val
             else:
@@ -400,27 +408,28 @@ def simulate_batch(
     cap = int(min(2**31 - 1, math.ceil(N * grid.t_max_ms / 1e3 * 60.0) + 4096)) if (
         record_spikes) else 0
 
+    ctl = kernel_controls(grid, net.sparse, record_v)
+    ctl_nov = kernel_controls(grid, net.sparse, False)  # reruns that only collect spikes
     old_threads = numba.get_num_threads()
     try:
         numba.set_num_threads(n_threads)
         for c0 in range(0, n, chunk_size):
             idx = list(range(c0, min(n, c0 + chunk_size)))
             comp: list[CompiledSet] = []
-            offs = []
             for i in idx:
                 try:
                     net_i, off_i = _apply(net, rows[i])
-                    comp.append(compile_set(net_i, seed_list[i], grid, cutoff_fraction))
+                    comp.append(compile_set(net_i, seed_list[i], grid, cutoff_fraction,
+                                            I_off=off_i))
                 except ParameterError as exc:
                     raise ParameterError(f"set {i}: {exc.message}", hint=exc.hint) from exc
-                offs.append(off_i)
-            arrays = _stack(comp, offs, N)
+            arrays = _stack(comp)
             m = len(idx)
             sp_t = np.zeros((m, cap))
             sp_i = np.zeros((m, cap), dtype=np.int64)
             t0 = time.perf_counter()
             c0_cpu = time.process_time()
-            _launch(K, arrays, pop_of, starts, seg_start, seg_val, net.sparse, grid,
+            _launch(K, arrays, pop_of, starts, seg_start, seg_val, ctl, grid,
                     rate_counts[c0:c0 + m], spk_count[c0:c0 + m], isi_sum[c0:c0 + m],
                     isi_sq[c0:c0 + m], sp_t, sp_i, info[c0:c0 + m], v_mean[c0:c0 + m],
                     n_threads)
@@ -430,13 +439,13 @@ def simulate_batch(
                 if record_spikes:
                     nrec = int(info[i, K.INFO_N_SPIKES])
                     if nrec > cap:  # buffer too small: rerun this set alone (deterministic)
-                        one = _stack([comp[j]], [offs[j]], N)
+                        one = _stack([comp[j]])
                         bt = np.zeros((1, nrec))
                         bi = np.zeros((1, nrec), dtype=np.int64)
                         dummy = (np.zeros((1, P, n_bins)), np.zeros((1, N), np.int64),
                                  np.zeros((1, N)), np.zeros((1, N)),
                                  np.zeros((1, K.INFO_SIZE), np.int64))
-                        _launch(K, one, pop_of, starts, seg_start, seg_val, net.sparse, grid,
+                        _launch(K, one, pop_of, starts, seg_start, seg_val, ctl_nov, grid,
                                 *dummy[:4], bt, bi, dummy[4], np.zeros((1, P, 0)))
                         times, neurons = bt[0], bi[0]
                     else:
@@ -445,7 +454,7 @@ def simulate_batch(
                     spikes[i] = (times[order].copy(), neurons[order].copy())
                 if keep_samples:
                     samples[i] = comp[j].samples
-                per_set_meta["v_cut"][i] = dict(zip(net.names, comp[j].per_pop["v_cut"].tolist()))
+                per_set_meta["v_cut"][i] = comp[j].v_cut
                 per_set_meta["n_excursions"][i] = info[i, K.INFO_N_EXCURSIONS]
                 per_set_meta["n_fallback_steps"][i] = info[i, K.INFO_N_FALLBACK]
                 per_set_meta["fail_step"][i] = info[i, K.INFO_FAIL_STEP]
@@ -514,14 +523,13 @@ def _masked(v_mean: np.ndarray, status: np.ndarray) -> np.ndarray:
     return out
 
 
-def _stack(comp: list[CompiledSet], offs: list[np.ndarray], N: int) -> dict[str, np.ndarray]:
-    out: dict[str, np.ndarray] = {}
-    for key in comp[0].per_neuron:
-        out[key] = np.ascontiguousarray(np.stack([c.per_neuron[key] for c in comp]))
-    for key in comp[0].per_pop:
-        out[key] = np.ascontiguousarray(np.stack([c.per_pop[key] for c in comp]))
-    out["I_off"] = np.ascontiguousarray(np.stack(offs)).astype(np.float64)
-    out["J"] = np.ascontiguousarray(np.stack([c.J for c in comp]))
+def _stack(comp: list[CompiledSet]) -> dict[str, np.ndarray]:
+    """Stack compiled sets along a leading set axis (sparse edges concatenated)."""
+    out: dict[str, np.ndarray] = {
+        "PN": np.ascontiguousarray(np.stack([c.pn for c in comp])),
+        "PP": np.ascontiguousarray(np.stack([c.pp for c in comp])),
+        "J": np.ascontiguousarray(np.stack([c.J for c in comp])),
+    }
     n_edges = np.array([c.post.size for c in comp], dtype=np.int64)
     out["edge_off"] = np.concatenate([[0], np.cumsum(n_edges)]).astype(np.int64)
     width = max(c.indptr.size for c in comp)
@@ -535,36 +543,26 @@ def _stack(comp: list[CompiledSet], offs: list[np.ndarray], N: int) -> dict[str,
     return out
 
 
-def _launch(K, a, pop_of, starts, seg_start, seg_val, sparse, grid, rate_counts, spk_count,
+def _launch(K, a, pop_of, starts, seg_start, seg_val, ctl, grid, rate_counts, spk_count,
             isi_sum, isi_sq, sp_t, sp_i, info, v_mean, n_threads: int = 1) -> None:
+    """Run stacked sets ``a`` (see :func:`_stack`) with run controls ``ctl``."""
     import numba
 
-    m = a["B0"].shape[0]
+    m = a["PN"].shape[0]
     if m == 1 or n_threads == 1:
         # serial path: calls the per-set kernel directly (no parallel runtime to load)
         for s in range(m):
             e0, e1 = a["edge_off"][s], a["edge_off"][s + 1]
-            K.run_set(
-                a["B0"][s], a["A0"][s], a["G"][s], a["VRES"][s], a["V0"][s], a["U0"][s],
-                pop_of, starts, a["k"][s], a["C"][s], a["v_r"][s], a["b"][s], a["tau_u"][s],
-                a["kappa"][s], a["v_peak"][s], a["v_cut"][s], a["v_low"][s], a["E_syn"][s],
-                a["tau_s"][s], a["sigma"][s], a["I_off"][s], a["J"][s], seg_start, seg_val,
-                bool(sparse), a["indptr"][s], a["post"][e0:e1], a["w"][e0:e1], grid.method,
-                grid.dt_ms, grid.n_steps, grid.bin_steps, grid.ring, a["noise_keys"][s],
-                rate_counts[s], spk_count[s], isi_sum[s], isi_sq[s], sp_t[s], sp_i[s], info[s],
-                v_mean.shape[2] > 0, v_mean[s],
-            )
+            K.run_set(a["PN"][s], a["PP"][s], a["J"][s], starts, pop_of, seg_start, seg_val,
+                      a["indptr"][s], a["post"][e0:e1], a["w"][e0:e1], ctl, grid.dt_ms,
+                      a["noise_keys"][s], rate_counts[s], spk_count[s], isi_sum[s], isi_sq[s],
+                      sp_t[s], sp_i[s], info[s], v_mean[s])
         return
     old = numba.set_parallel_chunksize(1)
     try:
-        K.run_batch(
-            a["B0"], a["A0"], a["G"], a["VRES"], a["V0"], a["U0"], pop_of,
-            starts, a["k"], a["C"], a["v_r"], a["b"], a["tau_u"], a["kappa"], a["v_peak"],
-            a["v_cut"], a["v_low"], a["E_syn"], a["tau_s"], a["sigma"], a["I_off"], a["J"],
-            seg_start, seg_val, bool(sparse), a["indptr"], a["post"], a["w"], a["edge_off"],
-            grid.method, grid.dt_ms, grid.n_steps, grid.bin_steps, grid.ring, a["noise_keys"],
-            rate_counts, spk_count, isi_sum, isi_sq, sp_t, sp_i, info, v_mean.shape[2] > 0,
-            v_mean,
-        )
+        K.run_batch(a["PN"], a["PP"], a["J"], starts, pop_of, seg_start, seg_val,
+                    a["indptr"], a["post"], a["w"], a["edge_off"], ctl, grid.dt_ms,
+                    a["noise_keys"], rate_counts, spk_count, isi_sum, isi_sq, sp_t, sp_i, info,
+                    v_mean)
     finally:
         numba.set_parallel_chunksize(old)

@@ -23,10 +23,14 @@ restarts closer to the spike cut-off.  The paper's text allows 0 < theta <= 1 bu
 equation is not in the text we have; with the peak value in the formula ``theta = 1`` would
 restart the neuron at ``v_peak`` (a spike every step), so theta must be < 1 here.
 
-Every per-neuron parameter (``v_theta``, ``eta``, ``g``, ``theta_reset``, ``v_init``) is a
-number (homogeneous) or a :class:`~hetfit.models.heterogeneity.Heterogeneity` (Lorentzian
-with deterministic quantiles or random draws, Gaussian, log-normal; truncated to a stated
-range).
+Every per-neuron parameter (``C``, ``k``, ``v_r``, ``v_theta``, ``eta``, ``g``,
+``theta_reset``, ``b``, ``tau_u``, ``kappa``, ``v_init``, ``u_init``; neuron i uses its own
+``C_i, k_i, ...`` in the equations above) is a number (homogeneous), a
+:class:`~hetfit.models.heterogeneity.Heterogeneity` (Lorentzian with deterministic quantiles
+or random draws, Gaussian, log-normal; truncated to a stated range) or an explicit array of
+length ``n``.  ``v_peak, v_reset, tau_s, E_syn, noise_sigma`` are population scalars.  The
+exact mean field (:func:`hetfit.models.meanfield.meanfield_from_network`) needs ``C, k, v_r,
+b, tau_u, kappa`` homogeneous.
 
 Numerics
 --------
@@ -37,7 +41,8 @@ excursion the time to reach ``v_peak``, the reset, the climb back from ``v_reset
 recovery current are explicit.  Spikes get sub-step times and the neuron re-enters the Euler
 loop afterwards; transcendental functions are evaluated once per spike, never per neuron and
 step.  ``v_cut = (v_r + v_theta)/2 + cutoff_fraction * C / (k dt)`` (capped half-way to
-``v_peak``) is where one Euler step changes ``z = 2 k v + B`` by ``cutoff_fraction``.
+``v_peak``; per neuron from its own C, k, v_r and the threshold centre) is where one Euler
+step changes ``z = 2 k v + B`` by ``cutoff_fraction``.
 ``method="euler"`` is plain Euler with threshold ``v_peak`` (Brian2's scheme).
 
 Measured trade-off (benchmarks/RESULTS.md, population rates against dt -> 0): ``exact`` is
@@ -59,7 +64,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -71,23 +76,72 @@ from hetfit.models.inputs import CurrentLike, StepCurrent, as_current
 from hetfit.models.results import SpikeResult
 from hetfit.seeding import SeedLike, child_seeds
 
-ParamLike = float | int | Heterogeneity
+ParamLike = float | int | Heterogeneity | np.ndarray
 Method = Literal["exact", "euler"]
 
-_PER_NEURON = ("v_theta", "eta", "g", "theta_reset", "v_init")
-_SCALARS = ("C", "k", "v_r", "b", "tau_u", "kappa", "v_peak", "v_reset", "tau_s", "E_syn",
-            "noise_sigma", "u_init")
+# Per-neuron parameters: a number, a Heterogeneity or an explicit length-n array each.  The
+# first five keep the sampling seeds they always had (children 0-4 of the population seed);
+# the others draw theirs from child 5, an independent spawn, so adding them changed no
+# existing simulation.
+_PER_NEURON_V1 = ("v_theta", "eta", "g", "theta_reset", "v_init")
+_PER_NEURON_V2 = ("C", "k", "v_r", "b", "tau_u", "kappa", "u_init")
+_PER_NEURON = _PER_NEURON_V1 + _PER_NEURON_V2
+# the membrane parameters of the exact mean-field reduction (must be homogeneous there)
+MEMBRANE_PARAMS = ("C", "k", "v_r", "b", "tau_u", "kappa")
+# population scalars (spike shape, the synapses the population makes, noise)
+_SCALARS = ("v_peak", "v_reset", "tau_s", "E_syn", "noise_sigma")
+_POSITIVE = {"C": "pF", "k": "nS/mV", "tau_u": "ms"}
+_UNITS = {"C": "pF", "k": "nS/mV", "v_r": "mV", "v_theta": "mV", "eta": "pA", "g": "nS",
+          "theta_reset": "", "b": "nS", "tau_u": "ms", "kappa": "pA", "v_init": "mV",
+          "u_init": "pA"}
 # longest excursion (ms) kept out of the Euler loop in one go; sets the calendar length
 _PARK_MAX_MS = 20.0
 
 
 def _center(x: ParamLike) -> float:
-    return float(x.center) if isinstance(x, Heterogeneity) else float(x)
+    """Representative value: the centre of a Heterogeneity, the median of an explicit array."""
+    if isinstance(x, Heterogeneity):
+        return float(x.center)
+    if isinstance(x, np.ndarray):
+        return float(np.median(x))
+    return float(x)
 
 
-@dataclass(frozen=True)
+def _value_range(x: ParamLike) -> tuple[float, float]:
+    """Smallest and largest value a per-neuron parameter can take (sampling bounds)."""
+    if isinstance(x, Heterogeneity):
+        if x.width == 0 or x.family == "none":
+            return float(x.center), float(x.center)
+        low = 0.0 if x.family == "lognormal" else -math.inf
+        return max(float(x.low), low), float(x.high)
+    if isinstance(x, np.ndarray):
+        return float(x.min()), float(x.max())
+    return float(x), float(x)
+
+
+def is_uniform(x: ParamLike) -> bool:
+    """Whether a per-neuron parameter takes a single value across the population."""
+    lo, hi = _value_range(x)
+    return lo == hi
+
+
+def _key(x: Any) -> Any:
+    # explicit arrays compare and hash by value (dataclass equality would be elementwise)
+    if isinstance(x, np.ndarray):
+        return ("array", x.shape, x.tobytes())
+    return x
+
+
+@dataclass(frozen=True, eq=False)
 class IzhikevichPopulation:
     """One population of Izhikevich neurons (one cell type).
+
+    Every per-neuron parameter (``C, k, v_r, v_theta, eta, g, theta_reset, b, tau_u, kappa,
+    v_init, u_init``) is a number (homogeneous), a
+    :class:`~hetfit.models.heterogeneity.Heterogeneity` (drawn per neuron), or an explicit
+    1-D array of length ``n`` (e.g. values mapped cell by cell with ``hetfit params``;
+    stored as a read-only float64 copy).  ``v_peak, v_reset, tau_s, E_syn, noise_sigma``
+    are population scalars.
 
     Parameters
     ----------
@@ -96,24 +150,24 @@ class IzhikevichPopulation:
     n:
         Number of neurons (>= 1).
     C:
-        Membrane capacitance (pF).
+        Membrane capacitance (pF), > 0.
     k:
-        Gain of the quadratic term (nS/mV).
+        Gain of the quadratic term (nS/mV), > 0.
     v_r:
         Resting potential (mV).
     v_theta:
-        Spike threshold (mV): number or Heterogeneity (e.g. Lorentzian, width Delta_v).
+        Spike threshold (mV), e.g. Lorentzian with width Delta_v.
     eta:
-        Constant per-neuron drive (pA): number or Heterogeneity.
+        Constant per-neuron drive (pA).
     g:
-        Synaptic conductance scale (nS) of each neuron's inputs: number or Heterogeneity
-        (must be >= 0; truncate a Lorentzian with ``low=0``).
+        Synaptic conductance scale (nS) of each neuron's inputs (must be >= 0; truncate a
+        Lorentzian with ``low=0``).
     theta_reset:
-        Partial-reset coefficient in [0, 1): number or Heterogeneity.
+        Partial-reset coefficient in [0, 1).
     b:
         Sensitivity of the recovery current (nS).
     tau_u:
-        Recovery time constant (ms); Izhikevich's ``a = 1 / tau_u``.
+        Recovery time constant (ms), > 0; Izhikevich's ``a = 1 / tau_u``.
     kappa:
         Jump of ``u`` per spike (pA); Izhikevich's ``d``.
     v_peak, v_reset:
@@ -128,25 +182,25 @@ class IzhikevichPopulation:
         Common external current (pA): number or :class:`~hetfit.models.inputs.StepCurrent`.
     noise_sigma:
         Independent white-noise current per neuron, intensity in pA ms^(1/2): over a step
-        the voltage receives ``noise_sigma * sqrt(dt) / C * eps`` with unit-variance eps.
+        the voltage receives ``noise_sigma * sqrt(dt) / C_i * eps`` with unit-variance eps.
     v_init:
-        Initial membrane potential (mV); default ``v_r``.  Number or Heterogeneity.
+        Initial membrane potential (mV); default ``v_r`` (each neuron's own).
     u_init:
         Initial recovery current (pA).
     """
 
     name: str = "E"
     n: int = 1000
-    C: float = 100.0
-    k: float = 0.7
-    v_r: float = -60.0
+    C: ParamLike = 100.0
+    k: ParamLike = 0.7
+    v_r: ParamLike = -60.0
     v_theta: ParamLike = -40.0
     eta: ParamLike = 0.0
     g: ParamLike = 15.0
     theta_reset: ParamLike = 0.0
-    b: float = -2.0
-    tau_u: float = 100.0 / 3.0
-    kappa: float = 100.0
+    b: ParamLike = -2.0
+    tau_u: ParamLike = 100.0 / 3.0
+    kappa: ParamLike = 100.0
     v_peak: float = 1000.0
     v_reset: float = -1000.0
     tau_s: float = 6.0
@@ -154,7 +208,69 @@ class IzhikevichPopulation:
     I_ext: CurrentLike = 0.0
     noise_sigma: float = 0.0
     v_init: ParamLike | None = None
-    u_init: float = 0.0
+    u_init: ParamLike = 0.0
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(_key(getattr(self, f.name)) == _key(getattr(other, f.name))
+                   for f in fields(self))
+
+    def __hash__(self) -> int:
+        return hash(tuple(_key(getattr(self, f.name)) for f in fields(self)))
+
+    def _per_neuron_value(self, name: str) -> ParamLike:
+        """Validate one per-neuron field; returns the normalized value."""
+        v = getattr(self, name)
+        unit = _UNITS[name]
+        if isinstance(v, Heterogeneity):
+            if name in _POSITIVE:
+                lo, _ = _value_range(v)
+                if not lo >= 0.0:
+                    raise ParameterError(
+                        f"population {self.name!r}: {name} must be > 0 {unit}; its "
+                        f"heterogeneity allows values down to {lo}",
+                        hint="truncate it with low > 0 (or use family='lognormal')",
+                    )
+            return v
+        if isinstance(v, (list, tuple, np.ndarray)):
+            try:
+                arr = np.array(v, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ParameterError(
+                    f"population {self.name!r}: {name} array must hold numbers"
+                ) from exc
+            if arr.ndim != 1 or arr.size != self.n:
+                raise ParameterError(
+                    f"population {self.name!r}: explicit {name} must be a 1-D array of "
+                    f"length n = {self.n}, got shape {arr.shape}"
+                )
+            if not np.all(np.isfinite(arr)):
+                bad = int(np.sum(~np.isfinite(arr)))
+                raise ParameterError(
+                    f"population {self.name!r}: explicit {name} has {bad} non-finite value(s)"
+                )
+            if name in _POSITIVE and not np.all(arr > 0):
+                raise ParameterError(
+                    f"population {self.name!r}: {name} must be > 0 {unit}; "
+                    f"{int(np.sum(arr <= 0))} value(s) are not (min {arr.min():g})"
+                )
+            arr.flags.writeable = False  # frozen spec: nobody edits the neurons behind its back
+            return arr
+        try:
+            fv = float(v)
+        except (TypeError, ValueError) as exc:
+            raise ParameterError(
+                f"population {self.name!r}: {name} must be a number, a Heterogeneity or a "
+                f"1-D array of length n, got {type(v).__name__}"
+            ) from exc
+        if not math.isfinite(fv):
+            raise ParameterError(f"population {self.name!r}: {name} must be finite, got {v}")
+        if name in _POSITIVE and fv <= 0:
+            raise ParameterError(
+                f"population {self.name!r}: {name} must be > 0 {unit}, got {fv}"
+            )
+        return fv
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -181,28 +297,14 @@ class IzhikevichPopulation:
                 raise ParameterError(f"population {self.name!r}: {name} must be finite, got {v}")
             object.__setattr__(self, name, fv)
         for name in _PER_NEURON:
-            v = getattr(self, name)
-            if v is None and name == "v_init":
+            if getattr(self, name) is None and name == "v_init":
                 continue
-            if isinstance(v, Heterogeneity):
-                continue
-            try:
-                fv = float(v)
-            except (TypeError, ValueError) as exc:
-                raise ParameterError(
-                    f"population {self.name!r}: {name} must be a number or a Heterogeneity, "
-                    f"got {type(v).__name__}"
-                ) from exc
-            if not math.isfinite(fv):
-                raise ParameterError(f"population {self.name!r}: {name} must be finite, got {v}")
-            object.__setattr__(self, name, fv)
+            object.__setattr__(self, name, self._per_neuron_value(name))
         object.__setattr__(self, "I_ext", as_current(self.I_ext, f"{self.name}.I_ext"))
-        pos = {"C": "pF", "k": "nS/mV", "tau_u": "ms", "tau_s": "ms"}
-        for name, unit in pos.items():
-            if getattr(self, name) <= 0:
-                raise ParameterError(
-                    f"population {self.name!r}: {name} must be > 0 {unit}, got {getattr(self, name)}"
-                )
+        if self.tau_s <= 0:
+            raise ParameterError(
+                f"population {self.name!r}: tau_s must be > 0 ms, got {self.tau_s}"
+            )
         if self.noise_sigma < 0:
             raise ParameterError(
                 f"population {self.name!r}: noise_sigma must be >= 0, got {self.noise_sigma}"
@@ -213,7 +315,9 @@ class IzhikevichPopulation:
                 f"({self.v_reset} mV)"
             )
         vt = _center(self.v_theta)
-        if not self.v_peak > max(vt, self.v_r):
+        vr_max = _value_range(self.v_r)[1] if isinstance(self.v_r, np.ndarray) else _center(
+            self.v_r)
+        if not self.v_peak > max(vt, vr_max):
             raise ParameterError(
                 f"population {self.name!r}: v_peak ({self.v_peak} mV) must lie above v_r and "
                 f"the threshold center ({vt} mV)"
@@ -226,11 +330,14 @@ class IzhikevichPopulation:
                     f"[0, 1], got [{tr.low}, {tr.high}]",
                     hint="pass low=0.0, high=1.0 to Heterogeneity",
                 )
-        elif not 0.0 <= tr < 1.0:
-            raise ParameterError(
-                f"population {self.name!r}: theta_reset must lie in [0, 1), got {tr}",
-                hint="0 is a full reset; theta_reset = 1 would restart the neuron at v_peak",
-            )
+        else:
+            lo, hi = _value_range(tr)
+            if not (0.0 <= lo and hi < 1.0):
+                raise ParameterError(
+                    f"population {self.name!r}: theta_reset must lie in [0, 1), got "
+                    f"{tr if not isinstance(tr, np.ndarray) else f'values in [{lo}, {hi}]'}",
+                    hint="0 is a full reset; theta_reset = 1 would restart the neuron at v_peak",
+                )
         g = self.g
         if isinstance(g, Heterogeneity):
             if g.low < 0:
@@ -239,41 +346,65 @@ class IzhikevichPopulation:
                     f"heterogeneity allows values down to {g.low}",
                     hint="truncate it with low=0.0",
                 )
-        elif g < 0:
-            raise ParameterError(f"population {self.name!r}: g must be >= 0 nS, got {g}")
+        elif _value_range(g)[0] < 0:
+            raise ParameterError(
+                f"population {self.name!r}: g must be >= 0 nS, got "
+                f"{g if not isinstance(g, np.ndarray) else f'a minimum of {g.min()}'}"
+            )
+
+    def varying_membrane_params(self) -> tuple[str, ...]:
+        """Names among C, k, v_r, b, tau_u, kappa that differ between neurons."""
+        return tuple(nm for nm in MEMBRANE_PARAMS if not is_uniform(getattr(self, nm)))
 
     # -- per-neuron values ---------------------------------------------------------------
     def sample(self, seed: SeedLike = None) -> dict[str, np.ndarray]:
-        """Per-neuron arrays ``v_theta, eta, g, theta_reset, v_init`` (length ``n``)."""
-        seeds = child_seeds(seed, len(_PER_NEURON))
+        """Per-neuron float64 arrays (length ``n``) of every per-neuron parameter.
+
+        Keys: ``v_theta, eta, g, theta_reset, v_init, C, k, v_r, b, tau_u, kappa, u_init``.
+        The first five use children 0-4 of ``seed`` (as before these parameters could vary),
+        the rest children of child 5.
+        """
+        base = child_seeds(seed, len(_PER_NEURON_V1) + 1)
+        ext = child_seeds(int(base[-1]), len(_PER_NEURON_V2))
+        seeds = dict(zip(_PER_NEURON_V1, base)) | dict(zip(_PER_NEURON_V2, ext))
         out: dict[str, np.ndarray] = {}
-        for j, name in enumerate(_PER_NEURON):
+        for name in _PER_NEURON_V2 + _PER_NEURON_V1:  # v_r first: default of v_init
             spec = getattr(self, name)
-            if spec is None:
-                spec = self.v_r
-            if isinstance(spec, Heterogeneity):
-                vals = spec.sample(self.n, seed=int(seeds[j]))
+            if spec is None:  # v_init: each neuron starts at its own v_r
+                vals = out["v_r"].copy()
+            elif isinstance(spec, Heterogeneity):
+                vals = spec.sample(self.n, seed=int(seeds[name]))
+            elif isinstance(spec, np.ndarray):
+                vals = spec.copy()
             else:
                 vals = np.full(self.n, float(spec))
             out[name] = np.ascontiguousarray(vals, dtype=np.float64)
+        out = {name: out[name] for name in _PER_NEURON}
         tr = out["theta_reset"]
         if np.any(tr >= 1.0) or np.any(tr < 0.0):
             raise ParameterError(
                 f"population {self.name!r}: sampled theta_reset values outside [0, 1)",
                 hint="truncate the distribution with high < 1",
             )
+        for name, unit in _POSITIVE.items():
+            if not np.all(out[name] > 0):
+                raise ParameterError(
+                    f"population {self.name!r}: sampled {name} values <= 0 {unit}",
+                    hint="truncate the distribution with low > 0",
+                )
         return out
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-able description (explicit per-neuron arrays become lists)."""
         d: dict[str, Any] = {}
-        for k_, v in asdict(self).items():
-            val = getattr(self, k_)
-            if isinstance(val, Heterogeneity):
-                d[k_] = val.to_dict()
-            elif isinstance(val, StepCurrent):
-                d[k_] = val.to_dict()
+        for f in fields(self):
+            val = getattr(self, f.name)
+            if isinstance(val, (Heterogeneity, StepCurrent)):
+                d[f.name] = val.to_dict()
+            elif isinstance(val, np.ndarray):
+                d[f.name] = val.tolist()
             else:
-                d[k_] = v
+                d[f.name] = val
         return d
 
 
@@ -483,91 +614,134 @@ def make_grid(t_max_ms: float, dt_ms: float, rate_bin_ms: float, method: str) ->
 
 @dataclass
 class CompiledSet:
-    """Kernel arrays of one parameter set (see :func:`compile_set`)."""
+    """Kernel arrays of one parameter set (see :func:`compile_set`).
 
-    per_neuron: dict[str, np.ndarray]
-    per_pop: dict[str, np.ndarray]
+    ``pn`` (PN_SIZE, N) and ``pp`` (PP_SIZE, P) hold the per-neuron and per-population
+    values in the slots named ``P_*`` / ``Q_*`` in :mod:`hetfit.models._izhikevich_kernels`.
+    """
+
+    pn: np.ndarray
+    pp: np.ndarray
     J: np.ndarray
     indptr: np.ndarray
     post: np.ndarray
     w: np.ndarray
     noise_key: np.uint64
     samples: dict[str, dict[str, np.ndarray]]
+    v_cut: dict[str, Any]
 
 
-def cutoffs(pop: IzhikevichPopulation, dt_ms: float, cutoff_fraction: float) -> tuple[float, float]:
-    """``(v_cut, v_low)`` in mV for the exact-spike method."""
-    v_mid = 0.5 * (pop.v_r + _center(pop.v_theta))
-    span = cutoff_fraction * pop.C / (pop.k * dt_ms)
-    span = min(span, 0.5 * (pop.v_peak - v_mid))
+def cutoffs(pop: IzhikevichPopulation, dt_ms: float, cutoff_fraction: float,
+            smp: Mapping[str, np.ndarray] | None = None) -> tuple[Any, Any]:
+    """``(v_cut, v_low)`` in mV for the exact-spike method.
+
+    ``v_cut = v_mid + cutoff_fraction C / (k dt)`` (capped half-way from ``v_mid`` to
+    ``v_peak``), ``v_low = v_mid - (same span)``, ``v_mid = (v_r + v_theta_center)/2``:
+    per neuron (arrays) from the sampled ``C, k, v_r`` in ``smp``, or floats from the
+    population's centre values when ``smp`` is None.  The threshold enters through its
+    centre only, so populations with homogeneous C, k, v_r share one cut-off.
+    """
+    vt = _center(pop.v_theta)
+    if smp is None:
+        C, k, v_r = _center(pop.C), _center(pop.k), _center(pop.v_r)
+        v_mid = 0.5 * (v_r + vt)
+        span = cutoff_fraction * C / (k * dt_ms)
+        span = min(span, 0.5 * (pop.v_peak - v_mid))
+        return v_mid + span, v_mid - span
+    # same operation order as the scalar branch: elementwise IEEE results are identical
+    v_mid = 0.5 * (smp["v_r"] + vt)
+    span = cutoff_fraction * smp["C"] / (smp["k"] * dt_ms)
+    span = np.minimum(span, 0.5 * (pop.v_peak - v_mid))
     return v_mid + span, v_mid - span
 
 
-def _check_step_stability(pop: IzhikevichPopulation, v_theta: np.ndarray, dt_ms: float) -> None:
-    """Refuse thresholds so far from ``v_r`` that the Euler step cannot hold the rest state.
+def _check_step_stability(pop: IzhikevichPopulation, smp: Mapping[str, np.ndarray],
+                          dt_ms: float) -> None:
+    """Refuse neurons whose threshold is so far from ``v_r`` that Euler cannot hold rest.
 
-    Near rest the linearized membrane relaxes at ``lambda = k |v_theta - v_r| / C`` per ms;
-    from ``lambda dt = 2`` the Euler update around the fixed point is unstable: ``v`` flips in
-    a growing 2-cycle and, further out, reaches the spike cut-off every few steps — spurious
-    kHz firing that no divergence check sees (``v`` stays bounded by the reset).  Measured for
-    one neuron at dt = 0.05 ms with input: lambda dt = 1.8-2.5 rests, 3.9 fires 1.8 kHz
-    (Euler 10 kHz).  Untruncated Lorentzian thresholds put a few neurons there (at N = 10^4,
-    Delta_v = 2 mV the extreme quantiles lie ~12,700 mV from the centre), so thresholds must be
-    truncated to a physical range.
+    Near rest the linearized membrane relaxes at ``lambda_i = k_i |v_theta_i - v_r_i| / C_i``
+    per ms (each neuron's own k, C, v_r); from ``lambda dt = 2`` the Euler update around the
+    fixed point is unstable: ``v`` flips in a growing 2-cycle and, further out, reaches the
+    spike cut-off every few steps — spurious kHz firing that no divergence check sees (``v``
+    stays bounded by the reset).  Measured for one neuron at dt = 0.05 ms with input:
+    lambda dt = 1.8-2.5 rests, 3.9 fires 1.8 kHz (Euler 10 kHz).  Untruncated Lorentzian
+    thresholds put a few neurons there (at N = 10^4, Delta_v = 2 mV the extreme quantiles
+    lie ~12,700 mV from the centre), so thresholds must be truncated to a physical range.
     """
+    v_theta = smp["v_theta"]
     if v_theta.size == 0:
         return
-    dist = float(np.max(np.abs(v_theta - pop.v_r)))
-    ratio = pop.k * dist * dt_ms / pop.C
-    if ratio >= 2.0:
-        n_bad = int(np.sum(pop.k * np.abs(v_theta - pop.v_r) * dt_ms / pop.C >= 2.0))
-        limit = 2.0 * pop.C / (pop.k * dt_ms)
+    dist = np.abs(v_theta - smp["v_r"])
+    ratio = smp["k"] * dist * dt_ms / smp["C"]
+    if np.max(ratio) >= 2.0:
+        bad = ratio >= 2.0
+        n_bad = int(np.sum(bad))
+        limit = float(np.min(2.0 * smp["C"][bad] / (smp["k"][bad] * dt_ms)))
         raise ParameterError(
             f"population {pop.name!r}: {n_bad} neuron(s) have thresholds up to "
-            f"{dist:.0f} mV from v_r, too far for dt = {dt_ms:g} ms (k|v_theta - v_r| dt / C "
-            f"= {ratio:.2f} >= 2: the Euler step cannot hold their resting state and they would "
-            "fire spuriously)",
+            f"{float(np.max(dist[bad])):.0f} mV from v_r, too far for dt = {dt_ms:g} ms "
+            f"(k|v_theta - v_r| dt / C up to {float(np.max(ratio)):.2f} >= 2: the Euler step "
+            "cannot hold their resting state and they would fire spuriously)",
             hint=f"truncate the threshold distribution to within {limit:.0f} mV of v_r "
             "(e.g. Heterogeneity(center, width, low=..., high=...)), or lower dt_ms",
         )
 
 
 def compile_set(net: IzhikevichNetwork, seed: SeedLike, grid: Grid,
-                cutoff_fraction: float = 0.1) -> CompiledSet:
-    """Draw every per-neuron value and the graph of one simulation from ``seed``."""
+                cutoff_fraction: float = 0.1, I_off: Sequence[float] | None = None) -> CompiledSet:
+    """Draw every per-neuron value and the graph of one simulation from ``seed``.
+
+    The one place that fills the kernel's slot arrays (``P_*`` rows of ``pn``, ``Q_*`` rows
+    of ``pp``).  ``I_off``: constant current (pA) added to each population's input.
+    """
+    from hetfit.models import _izhikevich_kernels as K
+
     s_het, s_graph, s_noise = (int(x) for x in child_seeds(seed, 3))
     pop_seeds = child_seeds(s_het, len(net.populations))
-    B0, A0, G, VRES, V0, U0 = ([] for _ in range(6))
+    P = len(net.populations)
+    starts, _ = pop_layout(net)
+    pn = np.empty((K.PN_SIZE, net.n_neurons))
+    pp = np.zeros((K.PP_SIZE, P))
     samples: dict[str, dict[str, np.ndarray]] = {}
-    per_pop: dict[str, list[float]] = {k_: [] for k_ in (
-        "k", "C", "v_r", "b", "tau_u", "kappa", "v_peak", "v_cut", "v_low", "E_syn", "tau_s",
-        "sigma", "I_off")}
-    for pop, ps in zip(net.populations, pop_seeds):
+    v_cut_meta: dict[str, Any] = {}
+    for p, (pop, ps) in enumerate(zip(net.populations, pop_seeds)):
         smp = pop.sample(int(ps))
         samples[pop.name] = smp
-        vt, eta = smp["v_theta"], smp["eta"]
-        _check_step_stability(pop, vt, grid.dt_ms)
+        vt, eta, k, v_r = smp["v_theta"], smp["eta"], smp["k"], smp["v_r"]
+        _check_step_stability(pop, smp, grid.dt_ms)
         if np.any(smp["g"] < 0):
             raise ParameterError(f"population {pop.name!r}: sampled g values below 0")
-        B0.append(-pop.k * (pop.v_r + vt))
-        A0.append(pop.k * pop.v_r * vt + eta)
-        G.append(smp["g"])
-        VRES.append(pop.v_reset + smp["theta_reset"] * (pop.v_peak - pop.v_reset))
-        V0.append(smp["v_init"])
-        U0.append(np.full(pop.n, pop.u_init))
-        v_cut, v_low = cutoffs(pop, grid.dt_ms, cutoff_fraction)
-        for key, val in (("k", pop.k), ("C", pop.C), ("v_r", pop.v_r), ("b", pop.b),
-                         ("tau_u", pop.tau_u), ("kappa", pop.kappa), ("v_peak", pop.v_peak),
-                         ("v_cut", v_cut), ("v_low", v_low), ("E_syn", pop.E_syn),
-                         ("tau_s", pop.tau_s), ("sigma", pop.noise_sigma), ("I_off", 0.0)):
-            per_pop[key].append(float(val))
-    per_neuron = {
-        "B0": np.concatenate(B0), "A0": np.concatenate(A0), "G": np.concatenate(G),
-        "VRES": np.concatenate(VRES), "V0": np.concatenate(V0), "U0": np.concatenate(U0),
-    }
-    for key, arr in per_neuron.items():
-        if not np.all(np.isfinite(arr)):
-            raise ParameterError(f"non-finite per-neuron parameter values ({key})")
+        v_cut, v_low = cutoffs(pop, grid.dt_ms, cutoff_fraction, smp)
+        sl = slice(int(starts[p]), int(starts[p + 1]))
+        rows = {
+            K.P_B0: -k * (v_r + vt),
+            K.P_A0: k * v_r * vt + eta,
+            K.P_G: smp["g"],
+            K.P_VRES: pop.v_reset + smp["theta_reset"] * (pop.v_peak - pop.v_reset),
+            K.P_V0: smp["v_init"], K.P_U0: smp["u_init"],
+            K.P_K: k, K.P_C: smp["C"], K.P_VR: v_r, K.P_B: smp["b"],
+            K.P_TAU_U: smp["tau_u"], K.P_KAPPA: smp["kappa"],
+            K.P_VCUT: v_cut, K.P_VLOW: v_low,
+        }
+        for slot, vals in rows.items():
+            pn[slot, sl] = vals
+        # population values for the fast path; meaningful only when Q_HET == 0
+        uniform = ((K.Q_K, k), (K.Q_C, smp["C"]), (K.Q_VR, v_r), (K.Q_B, smp["b"]),
+                   (K.Q_TAU_U, smp["tau_u"]), (K.Q_KAPPA, smp["kappa"]),
+                   (K.Q_VCUT, v_cut), (K.Q_VLOW, v_low))
+        het = any(np.any(vals != vals[0]) for _, vals in uniform)
+        for slot, vals in uniform:
+            pp[slot, p] = vals[0]
+        pp[K.Q_HET, p] = 1.0 if het else 0.0
+        pp[K.Q_VPEAK, p] = pop.v_peak
+        pp[K.Q_ESYN, p] = pop.E_syn
+        pp[K.Q_TAU_S, p] = pop.tau_s
+        pp[K.Q_SIGMA, p] = pop.noise_sigma
+        pp[K.Q_IOFF, p] = 0.0 if I_off is None else float(I_off[p])
+        v_cut_meta[pop.name] = v_cut.copy() if het else float(v_cut[0])
+    for slot in range(K.PN_SIZE):
+        if not np.all(np.isfinite(pn[slot])):
+            raise ParameterError(f"non-finite per-neuron parameter values (kernel slot {slot})")
     J = np.asarray(net.J, dtype=np.float64)
     if net.sparse:
         conn = net.connectivity if net.connectivity is not None else _random_graph(net, s_graph)
@@ -576,8 +750,22 @@ def compile_set(net: IzhikevichNetwork, seed: SeedLike, grid: Grid,
         indptr = np.zeros(1, np.int64)
         post = np.zeros(0, np.int64)
         w = np.zeros(0)
-    return CompiledSet(per_neuron, {k_: np.asarray(v) for k_, v in per_pop.items()}, J,
-                       indptr, post, w, np.uint64(s_noise & 0xFFFFFFFFFFFFFFFF), samples)
+    return CompiledSet(pn, pp, J, indptr, post, w, np.uint64(s_noise & 0xFFFFFFFFFFFFFFFF),
+                       samples, v_cut_meta)
+
+
+def kernel_controls(grid: Grid, sparse: bool, record_v: bool) -> np.ndarray:
+    """The ``CTL_*`` run-control array shared by every set of a run."""
+    from hetfit.models import _izhikevich_kernels as K
+
+    ctl = np.zeros(K.CTL_SIZE, dtype=np.int64)
+    ctl[K.CTL_METHOD] = grid.method
+    ctl[K.CTL_SPARSE] = int(bool(sparse))
+    ctl[K.CTL_N_STEPS] = grid.n_steps
+    ctl[K.CTL_BIN_STEPS] = grid.bin_steps
+    ctl[K.CTL_RING] = grid.ring
+    ctl[K.CTL_RECORD_V] = int(bool(record_v))
+    return ctl
 
 
 def _random_graph(net: IzhikevichNetwork, seed: int) -> Connectivity:

@@ -471,7 +471,25 @@ def _center_width(x: Any, what: str) -> tuple[float, float, bool]:
                 hint="use family='lorentzian' (a Gaussian has no exact mean field)",
             )
         return float(x.center), float(x.width), bool(math.isfinite(x.low) or math.isfinite(x.high))
+    if isinstance(x, np.ndarray):
+        if np.all(x == x[0]):
+            return float(x[0]), 0.0, False
+        raise ParameterError(
+            f"{what}: explicit per-neuron values have no exact mean field",
+            hint="describe them by a Lorentzian Heterogeneity (centre, half-width)",
+        )
     return float(x), 0.0, False
+
+
+def _uniform_value(x: Any) -> float:
+    """The single value of a homogeneous per-neuron parameter."""
+    from hetfit.models.heterogeneity import Heterogeneity
+
+    if isinstance(x, Heterogeneity):
+        return float(x.center)
+    if isinstance(x, np.ndarray):
+        return float(x[0])
+    return float(x)
 
 
 def meanfield_from_network(net: Any) -> IzhikevichMeanField:
@@ -481,7 +499,9 @@ def meanfield_from_network(net: Any) -> IzhikevichMeanField:
     half-width -> ``delta_v``/``delta_eta``); truncation ranges are ignored (the mean field
     assumes the full Lorentzian: with the authors' truncation to ``[v_r, 2 v_theta - v_r]``
     the network rate is a few % higher, see docs/meanfield.md), and so are ``v_peak``/
-    ``v_reset`` (taken as +-inf).  Per-neuron conductance scales must be homogeneous and the
+    ``v_reset`` (taken as +-inf).  ``C, k, v_r, b, tau_u, kappa`` must be the same for every
+    neuron of a population (the reduction is exact only then; a ParameterError names the
+    ones that vary).  Per-neuron conductance scales must be homogeneous and the
     reset full (``theta_reset = 0``).  The external currents ``I_ext`` of the network are
     *not* folded in: pass :func:`network_input_series` to ``simulate``.
     """
@@ -494,8 +514,20 @@ def meanfield_from_network(net: Any) -> IzhikevichMeanField:
             "the mean field describes all-to-all coupling; this network is sparse",
             hint="build the network with connection_p=None",
         )
+    from hetfit.models.izhikevich import MEMBRANE_PARAMS
+
     pops = []
     for pop in net.populations:
+        varying = pop.varying_membrane_params()
+        if varying:
+            raise ParameterError(
+                f"population {pop.name!r}: {', '.join(varying)} vary per neuron, but the exact "
+                "mean-field reduction needs C, k, v_r, b, tau_u and kappa homogeneous (only "
+                "thresholds and drives may be Lorentzian)",
+                hint="use one value per population for these, or simulate the network itself",
+            )
+        # homogeneous: a number, a zero-width Heterogeneity or a constant explicit array
+        mem = {nm: _uniform_value(getattr(pop, nm)) for nm in MEMBRANE_PARAMS}
         vt, dv, _ = _center_width(pop.v_theta, f"population {pop.name!r} v_theta")
         eta, de, _ = _center_width(pop.eta, f"population {pop.name!r} eta")
         g, dg, _ = _center_width(pop.g, f"population {pop.name!r} g")
@@ -506,9 +538,9 @@ def meanfield_from_network(net: Any) -> IzhikevichMeanField:
                 hint="use homogeneous g and theta_reset = 0",
             )
         pops.append(IzhikevichMFPopulation(
-            pop.name, C=pop.C, k=pop.k, v_r=pop.v_r, v_theta=vt, delta_v=dv, eta=eta,
-            b=pop.b, tau_u=pop.tau_u, kappa=pop.kappa, E_r=pop.E_syn, tau_s=pop.tau_s,
-            delta_eta=de,
+            pop.name, C=mem["C"], k=mem["k"], v_r=mem["v_r"], v_theta=vt, delta_v=dv,
+            eta=eta, b=mem["b"], tau_u=mem["tau_u"], kappa=mem["kappa"], E_r=pop.E_syn,
+            tau_s=pop.tau_s, delta_eta=de,
         ))
     P = len(pops)
     gpost = np.array([_center_width(p.g, "g")[0] for p in net.populations])
