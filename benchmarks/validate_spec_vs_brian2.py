@@ -74,7 +74,7 @@ def main_() -> None:
     ap.add_argument("--t-max", type=float, default=1000.0, help="ms")
     ap.add_argument("--dt", type=float, default=0.01, help="ms")
     ap.add_argument("--n", type=int, nargs=3, default=[800, 150, 100], metavar=("E", "PV", "SST"))
-    ap.add_argument("--drives", type=float, nargs=3, default=[250.0, 120.0, 100.0],
+    ap.add_argument("--drives", type=float, nargs=3, default=[200.0, 300.0, 100.0],
                     metavar=("E", "PV", "SST"), help="pA")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 
+import izhikevich_reference
 import numpy as np
 import pytest
-from scipy.integrate import solve_ivp
 
 from hetfit.errors import ParameterError
 from hetfit.models.batch import simulate_batch
@@ -41,26 +41,8 @@ BASE = dict(
 
 def reference_count(C, k, v_r, b, tau_u, kappa, I=DRIVE, T=T_MS) -> int:
     """Spikes of one neuron in [0, T) ms from v(0) = v_r, u(0) = 0 (solve_ivp + events)."""
-
-    def rhs(t, y):
-        v, u = y
-        return [(k * (v - v_r) * (v - V_THETA) - u + I) / C, (b * (v - v_r) - u) / tau_u]
-
-    def at_peak(t, y):
-        return y[0] - V_PEAK
-
-    at_peak.terminal = True
-    at_peak.direction = 1
-    t, y, n = 0.0, [v_r, 0.0], 0
-    while t < T:
-        sol = solve_ivp(rhs, (t, T), y, method="DOP853", rtol=1e-10, atol=1e-8,
-                        events=at_peak)
-        if sol.status != 1:  # reached T without another spike
-            break
-        n += 1
-        t = float(sol.t_events[0][0])
-        y = [V_RESET, float(sol.y_events[0][0][1]) + kappa]
-    return n
+    return izhikevich_reference.reference_count(C, k, v_r, V_THETA, b, tau_u, kappa, I=I, T=T,
+                                                v_peak=V_PEAK, v_reset=V_RESET)
 
 
 def population(**over) -> IzhikevichPopulation:

@@ -234,3 +234,78 @@ def test_simulate_spec_errors_are_one_line(tmp_path, capsys):
     assert code == 2 and "--n" in err and "spec" in err
     code, out, err = _cli(capsys, ["simulate", "--quiet", "--spec", str(Path(tmp_path, "no"))])
     assert code == 2 and "not found" in err
+
+
+def test_params_file_runs_as_a_spec_and_every_per_neuron_value_is_used(tmp_path, capsys):
+    """`hetfit params ... --out s.json && hetfit simulate --spec s.json`; each neuron fires
+    as a single-neuron solve_ivp reference of its own C, k, v_r, v_theta, b, tau_u, kappa
+    predicts, and perturbing one neuron's C or tau_u moves that neuron's count (only)."""
+    from dataclasses import replace
+
+    import izhikevich_reference
+
+    from hetfit.models.inputs import StepCurrent
+
+    big = tmp_path / "s.json"
+    assert main(["params", "--quiet", "--preset", "allen_human:epilepsy-spiny", "--model",
+                 "izhikevich", "--n", "1000", "--out", str(big)]) == 0
+    capsys.readouterr()
+    code, out, err = _cli(capsys, ["simulate", "--quiet", "--json", "--spec", str(big),
+                                   "--duration", "200", "--drive", "300"])
+    assert code == 0, err
+    assert json.loads(out)["n_neurons"] == 1000 and json.loads(out)["spike_count"] > 0
+
+    small = tmp_path / "s8.json"
+    assert main(["params", "--quiet", "--preset", "allen_human:epilepsy-spiny", "--model",
+                 "izhikevich", "--n", "8", "--seed", "3", "--out", str(small)]) == 0
+    capsys.readouterr()
+    doc = json.loads(small.read_text())
+    names = ("C", "k", "v_r", "v_theta", "b", "tau_u", "kappa")
+    drive, t_ms = 400.0, 1000.0
+
+    def counts(d):
+        path = tmp_path / "edited.json"
+        path.write_text(json.dumps(d))
+        spec = load_spec(path)
+        pop = replace(spec.populations[0], input=StepCurrent.constant(drive))
+        net = replace(spec, populations=(pop,)).network(seed=0)
+        res = simulate_izhikevich(net, t_ms, 0.02, seed=0)
+        assert not res.diverged
+        return np.asarray(res.meta["spike_counts"])
+
+    def reference(d):
+        p = d["parameters"]
+        return np.array([izhikevich_reference.reference_count(
+            *(p[k]["values"][i] for k in names), I=drive, T=t_ms,
+            v_peak=p["v_peak"]["values"][i], v_reset=p["v_reset"]["values"][i])
+            for i in range(8)])
+
+    base = counts(doc)
+    assert len(set(base.tolist())) > 2  # the neurons really differ
+    assert np.all(np.abs(base - reference(doc)) <= 1), (base, reference(doc))
+    for key, factor in (("C", 0.7), ("tau_u", 4.0)):
+        edited = json.loads(json.dumps(doc))
+        edited["parameters"][key]["values"][3] *= factor
+        moved = counts(edited)
+        want = reference(edited)
+        assert abs(moved[3] - want[3]) <= 1 and moved[3] != base[3], (key, moved, want)
+        np.testing.assert_array_equal(np.delete(moved, 3), np.delete(base, 3))
+
+
+def test_explicit_per_neuron_arrays_reach_the_engine_and_round_trip(tmp_path):
+    rng = np.random.default_rng(0)
+    eta = rng.normal(0.0, 5.0, 6)
+    d = {"format": "hetfit-network", "format_version": 1,
+         "populations": {"A": {"n": 6, "eta": {"values": eta.tolist()},
+                               "C": {"values": [90.0, 95.0, 100.0, 105.0, 110.0, 115.0]}}}}
+    spec = NetworkSpec.from_dict(d)
+    again = load_spec(spec.save(tmp_path / "a.json"))
+    assert again.to_dict() == spec.to_dict()
+    res = simulate_izhikevich(again.network(seed=0), 20.0, 0.1, seed=0)
+    np.testing.assert_array_equal(res.meta["samples"]["A"]["eta"], eta)
+    np.testing.assert_array_equal(res.meta["samples"]["A"]["C"], d["populations"]["A"]["C"]
+                                  ["values"])
+    bad = json.loads(json.dumps(d))
+    bad["populations"]["A"]["C"]["values"][2] = -1.0
+    with pytest.raises(SpecError, match="C"):
+        NetworkSpec.from_dict(bad)

@@ -290,8 +290,11 @@ class IzhikevichPopulation:
             try:
                 fv = float(v)
             except (TypeError, ValueError) as exc:
+                shown = (f"an array of {np.size(v)} values" if np.ndim(v) else repr(v))
                 raise ParameterError(
-                    f"population {self.name!r}: {name} must be a number, got {v!r}"
+                    f"population {self.name!r}: {name} must be one number for the whole "
+                    f"population, got {shown}",
+                    hint="v_peak, v_reset, tau_s, E_syn and noise_sigma are per population"
                 ) from exc
             if not math.isfinite(fv):
                 raise ParameterError(f"population {self.name!r}: {name} must be finite, got {v}")

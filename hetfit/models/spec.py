@@ -78,6 +78,8 @@ IZHIKEVICH_PARAMETERS = ("C", "k", "v_r", "v_theta", "b", "tau_u", "kappa", "eta
                          "theta_reset", "v_init", "u_init", "v_peak", "v_reset", "tau_s",
                          "E_syn", "noise_sigma")
 _DIST_KEYS = ("family", "center", "width", "low", "high", "sampling")
+#: parameters the engine keeps per population (spike shape, the synapses a population makes)
+POPULATION_SCALARS = ("v_peak", "v_reset", "tau_s", "E_syn", "noise_sigma")
 
 
 class SpecError(SchemaError):
@@ -514,6 +516,13 @@ def spec_from_population_file(d: Mapping[str, Any], source: str | None = None) -
         if k not in IZHIKEVICH_PARAMETERS:
             raise _where(f"parameters.{k}", "is not an Izhikevich parameter", source)
         vals = p.get("values") if isinstance(p, Mapping) else None
+        if k in POPULATION_SCALARS and isinstance(vals, list) and vals:
+            # the engine holds these per population: equal values collapse to one number
+            if any(v != vals[0] for v in vals):
+                raise _where(f"parameters.{k}", "differs between neurons, but the engine "
+                             "takes one value per population", source)
+            pd[k] = vals[0]
+            continue
         pd[k] = {"values": vals}
     name = str(d.get("name") or "P").replace(" ", "_")
     return NetworkSpec.from_dict({

@@ -1,0 +1,32 @@
+"""Single-neuron Izhikevich reference for tests: ``scipy.integrate.solve_ivp`` (DOP853, tight
+tolerances) with a terminal event at ``v = v_peak`` and the reset ``v <- v_reset``,
+``u <- u + kappa`` (units: C pF, k nS/mV, v mV, b nS, tau_u ms, kappa and I pA, t ms)."""
+
+from __future__ import annotations
+
+from scipy.integrate import solve_ivp
+
+
+def reference_count(C, k, v_r, v_theta, b, tau_u, kappa, *, I, T, v_peak, v_reset,
+                    v0=None, u0=0.0) -> int:
+    """Spikes of one neuron in [0, T) ms from v(0) = v0 (default v_r), u(0) = u0."""
+
+    def rhs(t, y):
+        v, u = y
+        return [(k * (v - v_r) * (v - v_theta) - u + I) / C, (b * (v - v_r) - u) / tau_u]
+
+    def at_peak(t, y):
+        return y[0] - v_peak
+
+    at_peak.terminal = True
+    at_peak.direction = 1
+    t, y, n = 0.0, [v_r if v0 is None else v0, u0], 0
+    while t < T:
+        sol = solve_ivp(rhs, (t, T), y, method="DOP853", rtol=1e-10, atol=1e-8,
+                        events=at_peak)
+        if sol.status != 1:  # reached T without another spike
+            break
+        n += 1
+        t = float(sol.t_events[0][0])
+        y = [v_reset, float(sol.y_events[0][0][1]) + kappa]
+    return n
