@@ -119,6 +119,28 @@ def test_izhikevich_population_loads_into_hetfit_model(estimate):
         spec.to_lif_population()
 
 
+def test_per_neuron_population_keeps_every_value_like_the_spec_path(estimate, tmp_path):
+    from hetfit.models.izhikevich import IzhikevichNetwork, simulate_izhikevich
+    from hetfit.models.spec import load_spec
+
+    spec = P.population_from_estimate(estimate, n=50, seed=2, use_adaptation=False)
+    pop = spec.to_izhikevich_population(name="E", per_neuron=True, eta=300.0)
+    drawn = pop.sample(seed=0)
+    for k in ("C", "k", "v_r", "v_theta", "b", "tau_u", "kappa"):
+        np.testing.assert_array_equal(drawn[k], spec.values[k])
+    # the params file read as a network spec gives the same neurons, hence the same spikes
+    net_spec = load_spec(spec.save(tmp_path / "p.json"))
+    from dataclasses import replace
+
+    net_spec = replace(net_spec, populations=(replace(
+        net_spec.populations[0], name="E", parameters={**net_spec.populations[0].parameters,
+                                                       "eta": 300.0}),))
+    a = simulate_izhikevich(IzhikevichNetwork((pop,), J=0.0), 200.0, 0.05, seed=1)
+    b = simulate_izhikevich(net_spec.network(seed=1), 200.0, 0.05, seed=1)
+    assert a.n_spikes > 0
+    np.testing.assert_array_equal(a.spike_times_ms, b.spike_times_ms)
+
+
 def test_lif_population_fires_at_the_measured_rheobase():
     """threshold='rheobase': the LIF built from the mapping fires just above the measured
     rheobase and stays silent just below (hetfit's LIF simulator, long steps)."""

@@ -194,11 +194,15 @@ class PopulationSpec:
 
     # -- hetfit model specs ----------------------------------------------------------------
     def to_izhikevich_population(self, name: str | None = None, threshold: str = "distance",
-                                 sampling: str = "quantiles", **overrides: Any):
+                                 sampling: str = "quantiles", per_neuron: bool = False,
+                                 **overrides: Any):
         """An :class:`~hetfit.models.izhikevich.IzhikevichPopulation` with ``n`` neurons.
 
-        hetfit's network kernels take ``C, k, v_r, b, tau_u, kappa, v_peak, v_reset`` per
-        population: they are set to the medians of the per-neuron values.  Heterogeneity is
+        ``per_neuron=True`` gives every neuron its own ``C, k, v_r, v_theta, b, tau_u,
+        kappa`` (explicit arrays; ``threshold`` and ``sampling`` are then unused), which is
+        what ``hetfit simulate --spec`` does with a params file.  By default (a population
+        that exact mean fields can describe) ``C, k, v_r, b, tau_u, kappa, v_peak, v_reset``
+        are set to the medians of the per-neuron values.  Heterogeneity is
         kept in ``v_theta``: ``threshold="distance"`` (default) gives each neuron the common
         ``v_r`` plus its own distance to threshold ``v_theta_i - v_r_i`` (the excitability
         the neuron had), summarized as a Heterogeneity fitted to those values (best AIC of
@@ -214,6 +218,20 @@ class PopulationSpec:
         if self.model != "izhikevich":
             raise IncompatibleArtifactError(
                 f"this population spec is for the {self.model!r} model, not 'izhikevich'")
+        if per_neuron:  # every cell keeps its own values (the engine takes arrays)
+            from hetfit.models.izhikevich import IzhikevichPopulation
+
+            shape = {k: self.values[k] for k in ("v_peak", "v_reset")}
+            for k, v in shape.items():
+                if np.ptp(v) > 0:
+                    raise ParameterError(f"{k} differs between neurons, but the engine takes "
+                                         "one value per population")
+            kwargs = {k: np.asarray(self.values[k], dtype=float) for k in
+                      ("C", "k", "v_r", "v_theta", "b", "tau_u", "kappa")}
+            kwargs.update(name=name or "E", n=self.n, v_peak=float(shape["v_peak"][0]),
+                          v_reset=float(shape["v_reset"][0]))
+            kwargs.update(overrides)
+            return IzhikevichPopulation(**kwargs)
         if threshold not in ("distance", "absolute"):
             raise ParameterError(f"unknown threshold mode {threshold!r}",
                                  hint="use 'distance' or 'absolute'")
