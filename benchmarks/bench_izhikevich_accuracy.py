@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from hetfit.models.izhikevich import simulate_izhikevich
+from hetfit.models.batch import simulate_izhikevich
 from hetfit.models.presets import gast2023_ei, single_population
 
 RUNS = [("exact", 0.001), ("euler", 0.001), ("euler", 0.005), ("euler", 0.01), ("euler", 0.02),

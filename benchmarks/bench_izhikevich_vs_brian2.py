@@ -110,7 +110,7 @@ def run_brian(n: int, dt: float, t_max: float, drive: float, deltas) -> dict:
 
 
 def hetfit_single(n, dt, t_max, drive, method, repeats):
-    from hetfit.models.izhikevich import simulate_izhikevich
+    from hetfit.models.batch import simulate_izhikevich
     from hetfit.models.presets import single_population
 
     net = single_population(n=n, delta_v=1.0, I_ext=drive)

@@ -23,9 +23,10 @@ import time
 import numpy as np
 
 from hetfit.io import atomic_write_json
+from hetfit.models.batch import simulate_izhikevich
 from hetfit.models.heterogeneity import Heterogeneity
 from hetfit.models.inputs import StepCurrent
-from hetfit.models.izhikevich import IzhikevichNetwork, IzhikevichPopulation, simulate_izhikevich
+from hetfit.models.izhikevich import IzhikevichNetwork, IzhikevichPopulation
 from hetfit.models.meanfield import (
     IzhikevichMeanField,
     IzhikevichMFPopulation,

@@ -79,8 +79,8 @@ def main_() -> None:
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
+    from hetfit.models.batch import simulate_izhikevich
     from hetfit.models.export_brian2 import write_brian2
-    from hetfit.models.izhikevich import simulate_izhikevich
     from hetfit.models.spec import NetworkSpec
 
     work = Path(tempfile.mkdtemp(prefix="spec_b2_"))

@@ -22,12 +22,8 @@ HEAVY = ("torch", "sbi", "allensdk", "pynwb", "pyabf", "efel", "dask", "matplotl
 # Cycles that exist and are being removed elsewhere, each the exact set of modules of one
 # strongly connected component.  Any other cycle fails, and so does an entry here that no
 # longer matches a cycle (remove it then).
-KNOWN_CYCLES = {
-    # Issue 12: models/batch.py and models/izhikevich.py are being rewritten in a separate
-    # branch (izhikevich's single-network simulate() calls back into batch's kernel); the
-    # rewrite is to remove this entry.
-    frozenset({"hetfit.models.batch", "hetfit.models.izhikevich"}),
-}
+# Cycles accepted for now (frozensets of module names); empty: every cycle fails the test.
+KNOWN_CYCLES: set[frozenset[str]] = set()
 
 
 def _modules(root: Path = PACKAGE_DIR) -> dict[str, tuple[Path, bool]]:

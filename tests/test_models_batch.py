@@ -11,13 +11,12 @@ import numpy as np
 import pytest
 
 from hetfit.errors import ParameterError
-from hetfit.models.batch import simulate_batch
+from hetfit.models.batch import simulate_batch, simulate_izhikevich
 from hetfit.models.heterogeneity import Heterogeneity
 from hetfit.models.inputs import StepCurrent
 from hetfit.models.izhikevich import (
     IzhikevichNetwork,
     IzhikevichPopulation,
-    simulate_izhikevich,
 )
 from hetfit.models.presets import gast2023_ei
 from hetfit.seeding import child_seeds

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from hetfit.cli.main import main
+from hetfit.models.batch import simulate_izhikevich
 from hetfit.models.export_brian2 import MARKER, realize, write_brian2
-from hetfit.models.izhikevich import simulate_izhikevich
 from hetfit.models.presets import gast2023_ei
 from hetfit.models.spec import NetworkSpec
 

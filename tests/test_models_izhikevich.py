@@ -16,9 +16,10 @@ from scipy import integrate
 
 from hetfit.errors import ParameterError
 from hetfit.models import _izhikevich_kernels as K
+from hetfit.models.batch import simulate_izhikevich
 from hetfit.models.heterogeneity import Heterogeneity
 from hetfit.models.inputs import StepCurrent
-from hetfit.models.izhikevich import IzhikevichPopulation, simulate_izhikevich
+from hetfit.models.izhikevich import IzhikevichPopulation
 
 C, KK, VR, VT = 100.0, 0.7, -60.0, -40.0
 

@@ -15,13 +15,13 @@ import pytest
 from scipy.integrate import solve_ivp
 
 from hetfit.errors import HetfitError, ParameterError
+from hetfit.models.batch import simulate_izhikevich
 from hetfit.models.connectivity import Connectivity, random_connectivity
 from hetfit.models.heterogeneity import Heterogeneity
 from hetfit.models.inputs import StepCurrent
 from hetfit.models.izhikevich import (
     IzhikevichNetwork,
     IzhikevichPopulation,
-    simulate_izhikevich,
 )
 from hetfit.models.presets import gast2023_ei, single_population
 

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 from hetfit.errors import ParameterError
-from hetfit.models.batch import simulate_batch
+from hetfit.models.batch import simulate_batch, simulate_izhikevich
 from hetfit.models.heterogeneity import Heterogeneity
-from hetfit.models.izhikevich import IzhikevichNetwork, IzhikevichPopulation, simulate_izhikevich
+from hetfit.models.izhikevich import IzhikevichNetwork, IzhikevichPopulation
 from hetfit.models.meanfield import meanfield_from_network
 
 V_PEAK, V_RESET = 1000.0, -1000.0  # mV (the DESIGN.md values)

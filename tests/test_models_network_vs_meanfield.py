@@ -187,7 +187,7 @@ def test_izhikevich_network_rate_matches_meanfield_in_asynchronous_regime(delta_
     [(1.0, 0.3, 90.0, "I"), (1.0, 0.1, 50.0, "E")],
 )
 def test_ei_network_oscillation_frequency_matches_meanfield(delta_e, delta_i, I_i, readout):
-    from hetfit.models.izhikevich import simulate_izhikevich
+    from hetfit.models.batch import simulate_izhikevich
     from hetfit.models.presets import gast2023_ei
 
     # Low inhibitory heterogeneity: the E/I circuit oscillates (gamma in FS at 54 Hz; a

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from hetfit.cli.main import main
-from hetfit.models.izhikevich import simulate_izhikevich
+from hetfit.models.batch import simulate_izhikevich
 from hetfit.models.presets import gast2023_ei, single_population
 from hetfit.models.spec import PRESET_DIR, NetworkSpec, SpecError, load_spec, preset_spec
 

@@ -120,7 +120,8 @@ def test_izhikevich_population_loads_into_hetfit_model(estimate):
 
 
 def test_per_neuron_population_keeps_every_value_like_the_spec_path(estimate, tmp_path):
-    from hetfit.models.izhikevich import IzhikevichNetwork, simulate_izhikevich
+    from hetfit.models.batch import simulate_izhikevich
+    from hetfit.models.izhikevich import IzhikevichNetwork
     from hetfit.models.spec import load_spec
 
     spec = P.population_from_estimate(estimate, n=50, seed=2, use_adaptation=False)

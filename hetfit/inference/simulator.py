@@ -167,7 +167,7 @@ class NetworkSimulator(Simulator):
     t_transient_ms:
         Initial stretch discarded before computing summaries (ms).
     dt_ms, method:
-        Integration step and scheme (see :func:`hetfit.models.izhikevich.simulate_izhikevich`).
+        Integration step and scheme (see :func:`hetfit.models.batch.simulate_izhikevich`).
     n_threads:
         numba threads of the batched kernel (not part of the spec: it does not change
         results).

@@ -8,7 +8,7 @@ Start here:
   (``hetfit-network``, version 1; :func:`load_spec`, :func:`preset_spec` for the shipped
   ``single`` and ``gast2023_ei``; ``docs/network_spec.md``).  ``spec.network(seed)`` gives the
   engine object.
-- **The engine** — :func:`~hetfit.models.izhikevich.simulate_izhikevich` runs one network;
+- **The engine** — :func:`~hetfit.models.batch.simulate_izhikevich` runs one network;
   :func:`~hetfit.models.batch.simulate_batch` runs many parameter sets of it in parallel
   (numba kernels, :mod:`hetfit.models._izhikevich_kernels`).  Engine objects:
   :class:`IzhikevichNetwork`, :class:`IzhikevichPopulation`, per-neuron distributions
@@ -34,7 +34,7 @@ _EXPORTS = {
     "load_spec": "spec",
     "preset_spec": "spec",
     "SpecError": "spec",
-    "simulate_izhikevich": "izhikevich",
+    "simulate_izhikevich": "batch",
     "IzhikevichNetwork": "izhikevich",
     "IzhikevichPopulation": "izhikevich",
     "simulate_batch": "batch",

@@ -54,7 +54,8 @@ are frozen during a solved excursion (a few ms at most).
 Public API
 ----------
 - :class:`IzhikevichPopulation`, :class:`IzhikevichNetwork` (frozen dataclasses)
-- :func:`simulate_izhikevich` ``(model, t_max_ms, dt_ms=0.05, seed=None, ...) -> SpikeResult``
+- :func:`hetfit.models.batch.simulate_izhikevich` (also ``hetfit.models.simulate_izhikevich``)
+  ``(model, t_max_ms, dt_ms=0.05, seed=None, ...) -> SpikeResult``
 - batched runs: :func:`hetfit.models.batch.simulate_batch`; presets:
   :mod:`hetfit.models.presets`.
 """
@@ -62,7 +63,6 @@ Public API
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
@@ -73,7 +73,6 @@ from hetfit.errors import ParameterError
 from hetfit.models.connectivity import Connectivity, random_connectivity
 from hetfit.models.heterogeneity import Heterogeneity
 from hetfit.models.inputs import CurrentLike, StepCurrent, as_current
-from hetfit.models.results import SpikeResult
 from hetfit.seeding import SeedLike, child_seeds
 
 ParamLike = float | int | Heterogeneity | np.ndarray
@@ -815,71 +814,3 @@ def concrete_seed(seed: SeedLike) -> SeedLike:
     if seed is None:
         return int(np.random.SeedSequence().entropy % (2**63))
     return seed
-
-
-# ---------------------------------------------------------------------------------------
-# Public simulator
-# ---------------------------------------------------------------------------------------
-def simulate_izhikevich(
-    model: IzhikevichNetwork | IzhikevichPopulation,
-    t_max_ms: float,
-    dt_ms: float = 0.05,
-    *,
-    seed: SeedLike = None,
-    method: Method = "exact",
-    rate_bin_ms: float | None = None,
-    record_spikes: bool = True,
-    cutoff_fraction: float = 0.1,
-    record_v: bool = False,
-) -> SpikeResult:
-    """Simulate a heterogeneous Izhikevich network.
-
-    Parameters
-    ----------
-    model:
-        :class:`IzhikevichNetwork` (or a single population, simulated uncoupled).
-    t_max_ms:
-        Duration (ms), a whole number of steps.
-    dt_ms:
-        Integration step (ms).  ``method="exact"``: 0.05 ms gives spike counts within about
-        1% of a converged reference for the DESIGN.md parameters, 0.1 ms within a few %;
-        ``method="euler"`` with ``v_peak = 1000`` needs 0.01 ms or less.
-    seed:
-        Seeds heterogeneity draws (random sampling), the sparse graph and the noise.  The
-        same seed gives identical spike trains; ``None`` draws a fresh seed (stored in
-        ``result.meta["seed"]``).
-    method:
-        ``"exact"`` (closed-form spike excursions above ``v_cut``) or ``"euler"``.
-    rate_bin_ms:
-        Width of the population-rate bins (ms); default 1 ms (or ``dt`` if larger).
-    record_spikes:
-        Keep every spike time and neuron index (``False``: only rates and counts).
-    cutoff_fraction:
-        Sets ``v_cut`` for ``method="exact"`` (smaller = more of the spike solved exactly).
-    record_v:
-        Also record the population-mean membrane potential at the end of every rate bin
-        (``meta["v_mean_mV"]``, shape (populations, bins), at times ``meta["v_mean_t_ms"]``);
-        neurons inside a closed-form spike excursion are left out of the mean.
-
-    Returns
-    -------
-    SpikeResult
-        ``meta`` holds the seed, per-neuron spike counts (``spike_counts``), the sampled
-        per-neuron parameters (``samples``), ``v_cut`` per population, wall time and
-        counters.  ``diverged=True`` (with ``meta["status"]``) when the state became
-        non-finite or a neuron fired without bound; such results must not be used as data.
-    """
-    from hetfit.models.batch import simulate_batch
-
-    net = as_network(model)
-    seed = concrete_seed(seed)
-    t0 = time.perf_counter()
-    res = simulate_batch(
-        net, None, t_max_ms, dt_ms, seeds=[seed], method=method, rate_bin_ms=rate_bin_ms,
-        record_spikes=record_spikes, n_threads=1, cutoff_fraction=cutoff_fraction,
-        keep_samples=True, record_v=record_v,
-    )
-    out = res.result(0)
-    out.meta["seed"] = seed
-    out.meta["wall_time_s"] = time.perf_counter() - t0
-    return out

@@ -216,7 +216,7 @@ def run(args: argparse.Namespace) -> dict:
     import numpy as np
 
     from hetfit import console
-    from hetfit.models.izhikevich import simulate_izhikevich
+    from hetfit.models.batch import simulate_izhikevich
 
     _check(args)
     net = _network(args)
