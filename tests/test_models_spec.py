@@ -309,3 +309,26 @@ def test_explicit_per_neuron_arrays_reach_the_engine_and_round_trip(tmp_path):
     bad["populations"]["A"]["C"]["values"][2] = -1.0
     with pytest.raises(SpecError, match="C"):
         NetworkSpec.from_dict(bad)
+
+
+def test_mean_field_is_derived_where_exact_and_refused_with_a_reason_elsewhere():
+    from hetfit.errors import ParameterError
+    from hetfit.models.meanfield import meanfield_from_network
+
+    mf = preset_spec("gast2023_ei").mean_field()
+    ref = meanfield_from_network(gast2023_ei())
+    assert mf.populations == ref.populations and mf.population_names == ref.population_names
+    np.testing.assert_array_equal(np.asarray(mf.J), np.asarray(ref.J))
+    gaussian = _base()
+    gaussian["populations"]["E"]["v_theta"]["family"] = "gaussian"
+    with pytest.raises(ParameterError, match="Lorentzian"):
+        NetworkSpec.from_dict(gaussian).mean_field()
+    sparse = _base()
+    for c in sparse["connections"]:
+        c["rule"] = {"erdos_renyi": 0.2}
+    with pytest.raises(ParameterError, match="all-to-all"):
+        NetworkSpec.from_dict(sparse).mean_field()
+    varying = _base()
+    varying["populations"]["I"]["C"] = {"values": list(np.linspace(18.0, 22.0, 1000))}
+    with pytest.raises(ParameterError, match="C vary per neuron"):
+        NetworkSpec.from_dict(varying).mean_field()

@@ -461,6 +461,18 @@ class NetworkSpec:
             return IzhikevichNetwork(pops, J=0.0)
         return IzhikevichNetwork(pops, J=0.0, connectivity=self._graph(seed))
 
+    def mean_field(self) -> Any:
+        """The exact mean field of this network (Gast, Solla & Kennedy reduction;
+        :func:`hetfit.models.meanfield.meanfield_from_network`), where one exists: all-to-all
+        coupling, Lorentzian or homogeneous thresholds and drives, homogeneous membrane
+        parameters, full reset.  Otherwise a :class:`~hetfit.errors.ParameterError` says
+        which part of the spec has no exact reduction.  Inputs are not folded in (pass
+        :func:`hetfit.models.meanfield.izhikevich.network_input_series` to its ``simulate``).
+        """
+        from hetfit.models.meanfield import meanfield_from_network
+
+        return meanfield_from_network(self.network(seed=0))
+
     def _graph(self, seed: SeedLike) -> Connectivity:
         starts = np.concatenate([[0], np.cumsum([p.n for p in self.populations])])
         names = list(self.names)
