@@ -28,14 +28,16 @@ HERE = Path(__file__).resolve().parents[1]
 
 
 def run_cases(path: str) -> None:
+    from hetfit.models import batch as _batch
+    from hetfit.models import izhikevich as _izh
     from hetfit.models import presets
     from hetfit.models.batch import simulate_batch
     from hetfit.models.heterogeneity import Heterogeneity
-    from hetfit.models.izhikevich import (
-        IzhikevichNetwork,
-        IzhikevichPopulation,
-        simulate_izhikevich,
-    )
+    from hetfit.models.izhikevich import IzhikevichNetwork, IzhikevichPopulation
+
+    # the script runs against two versions of hetfit; simulate_izhikevich moved from
+    # models.izhikevich to models.batch (import cycle) after the base commit
+    simulate_izhikevich = getattr(_batch, "simulate_izhikevich", None) or _izh.simulate_izhikevich
 
     out = {}
 

@@ -152,11 +152,8 @@ def test_qif_network_with_synaptic_kinetics_oscillates_at_the_mpr_frequency():
 
 @pytest.mark.parametrize("delta_v", [0.5, 1.0, 2.0])
 def test_izhikevich_network_rate_matches_meanfield_in_asynchronous_regime(delta_v):
-    from hetfit.models.izhikevich import (
-        IzhikevichNetwork,
-        IzhikevichPopulation,
-        simulate_izhikevich,
-    )
+    from hetfit.models.batch import simulate_izhikevich
+    from hetfit.models.izhikevich import IzhikevichNetwork, IzhikevichPopulation
 
     # DESIGN.md single population, strong drive (asynchronous tonic firing), thresholds from
     # deterministic quantiles of the Lorentzian the mean field assumes, cut only at the spike
