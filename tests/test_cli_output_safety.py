@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import run_cli
 
-from hetfit.cli.main import main
 from hetfit.io import OUTPUT_MARKER, staged_directory
 
 
@@ -38,15 +38,6 @@ def _compare(folder: Path, out: str, *extra: str) -> list[str]:
             "--out", out, *extra]
 
 
-def _cli(capsys, argv):
-    try:
-        code = main(argv)
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def _one_line_refusal(code, out, err):
     lines = [x for x in err.splitlines() if x.strip()]
     assert code == 2, err
@@ -67,7 +58,7 @@ def test_compare_refuses_a_folder_with_user_files_and_keeps_them(tmp_path, capsy
     (out / "sub").mkdir()
     (out / "sub" / "data.csv").write_text("1,2,3")
     before = _snapshot(out)
-    line = _one_line_refusal(*_cli(capsys, _compare(tmp_path, str(out))))
+    line = _one_line_refusal(*run_cli(capsys, _compare(tmp_path, str(out))))
     assert "notes.txt" in line and "--force" in line
     assert _snapshot(out) == before and sorted(os.listdir(out)) == ["notes.txt", "sub"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
@@ -77,16 +68,16 @@ def test_force_adds_hetfit_files_next_to_the_users_and_replaces_only_its_own(tmp
     out = tmp_path / "mydir"
     out.mkdir()
     (out / "notes.txt").write_text("my lab notes")
-    code, _, err = _cli(capsys, _compare(tmp_path, str(out), "--force"))
+    code, _, err = run_cli(capsys, _compare(tmp_path, str(out), "--force"))
     assert code == 0, err
     assert (out / "notes.txt").read_text() == "my lab notes"
     assert (out / "report.html").is_file() and (out / OUTPUT_MARKER).is_file()
     marker = json.loads((out / OUTPUT_MARKER).read_text())
     assert "notes.txt" not in marker["entries"] and "report.html" in marker["entries"]
     # a rerun replaces hetfit's files; the user's file is still refused without --force
-    line = _one_line_refusal(*_cli(capsys, _compare(tmp_path, str(out))))
+    line = _one_line_refusal(*run_cli(capsys, _compare(tmp_path, str(out))))
     assert "notes.txt" in line
-    code, _, err = _cli(capsys, _compare(tmp_path, str(out), "--force", "--seed", "1"))
+    code, _, err = run_cli(capsys, _compare(tmp_path, str(out), "--force", "--seed", "1"))
     assert code == 0, err
     assert json.loads((out / "results.json").read_text())  # replaced, readable
     assert (out / "notes.txt").read_text() == "my lab notes"
@@ -96,7 +87,7 @@ def test_force_never_replaces_a_user_file_of_the_same_name(tmp_path, capsys):
     out = tmp_path / "mydir"
     out.mkdir()
     (out / "report.html").write_text("<p>my own report</p>")
-    line = _one_line_refusal(*_cli(capsys, _compare(tmp_path, str(out), "--force")))
+    line = _one_line_refusal(*run_cli(capsys, _compare(tmp_path, str(out), "--force")))
     assert "report.html" in line
     assert sorted(os.listdir(out)) == ["report.html"]
     assert (out / "report.html").read_text() == "<p>my own report</p>"
@@ -104,10 +95,10 @@ def test_force_never_replaces_a_user_file_of_the_same_name(tmp_path, capsys):
 
 def test_rerun_into_its_own_output_replaces_it(tmp_path, capsys):
     out = tmp_path / "rep"
-    assert _cli(capsys, _compare(tmp_path, str(out)))[0] == 0
+    assert run_cli(capsys, _compare(tmp_path, str(out)))[0] == 0
     first = json.loads((out / OUTPUT_MARKER).read_text())["entries"]
     (out / "figures" / "stale.png").write_bytes(b"old")  # inside hetfit's own entry
-    assert _cli(capsys, _compare(tmp_path, str(out), "--seed", "2"))[0] == 0
+    assert run_cli(capsys, _compare(tmp_path, str(out), "--seed", "2"))[0] == 0
     assert json.loads((out / OUTPUT_MARKER).read_text())["entries"] == first
     assert not (out / "figures" / "stale.png").exists()
     assert not [p for p in out.iterdir() if p.name.startswith((".hetfit-stage", ".hetfit-old"))]
@@ -120,13 +111,13 @@ def test_out_dot_in_a_folder_with_files_is_refused_and_in_an_empty_one_works(
     (work / "keep.txt").write_text("x")
     argv = _compare(tmp_path, ".")
     monkeypatch.chdir(work)
-    _one_line_refusal(*_cli(capsys, argv))
+    _one_line_refusal(*run_cli(capsys, argv))
     assert sorted(os.listdir(work)) == ["keep.txt"] and sorted(os.listdir(tmp_path)) == [
         "disease.csv", "healthy.csv", "work"]
     empty = tmp_path / "empty"
     empty.mkdir()
     monkeypatch.chdir(empty)
-    code, _, err = _cli(capsys, argv)
+    code, _, err = run_cli(capsys, argv)
     assert code == 0, err
     names = set(os.listdir(empty))
     assert {"report.html", "results.json", OUTPUT_MARKER} <= names
@@ -162,20 +153,20 @@ def test_fit_refuses_an_out_or_store_holding_other_files_before_any_work(tmp_pat
     out = tmp_path / "fitdir"
     out.mkdir()
     (out / "thesis.docx").write_text("years of work")
-    line = _one_line_refusal(*_cli(capsys, ["fit", "--quiet", "--recording", str(rec),
+    line = _one_line_refusal(*run_cli(capsys, ["fit", "--quiet", "--recording", str(rec),
                                             "--out", str(out)]))
     assert "thesis.docx" in line
     assert os.listdir(out) == ["thesis.docx"]
     store = tmp_path / "store"
     store.mkdir()
     (store / "x.npz").write_bytes(b"mine")
-    line = _one_line_refusal(*_cli(capsys, ["fit", "--quiet", "--recording", str(rec),
+    line = _one_line_refusal(*run_cli(capsys, ["fit", "--quiet", "--recording", str(rec),
                                             "--store", str(store),
                                             "--out", str(tmp_path / "new")]))
     assert "--store" in line and os.listdir(store) == ["x.npz"]
     a_file = tmp_path / "afile"
     a_file.write_text("mine")
-    line = _one_line_refusal(*_cli(capsys, ["fit", "--quiet", "--recording", str(rec),
+    line = _one_line_refusal(*run_cli(capsys, ["fit", "--quiet", "--recording", str(rec),
                                             "--store", str(a_file),
                                             "--out", str(tmp_path / "new")]))
     assert "not a folder" in line and a_file.read_text() == "mine"
@@ -197,27 +188,27 @@ def _estimate(tmp_path: Path, out: str) -> list[str]:
 def test_single_file_outputs_never_replace_a_users_file(tmp_path, capsys):
     mine = tmp_path / "mine.json"
     mine.write_text('{"my": "data"}')
-    _one_line_refusal(*_cli(capsys, _estimate(tmp_path, str(mine))))
+    _one_line_refusal(*run_cli(capsys, _estimate(tmp_path, str(mine))))
     assert mine.read_text() == '{"my": "data"}'
-    _one_line_refusal(*_cli(capsys, ["params", "--quiet", "--preset",
+    _one_line_refusal(*run_cli(capsys, ["params", "--quiet", "--preset",
                                      "allen_human:epilepsy-spiny", "--n", "10",
                                      "--out", str(mine)]))
     assert mine.read_text() == '{"my": "data"}'
     run = tmp_path / "run.npz"
     np.savez(run, mine=np.arange(3))
     before = run.read_bytes()
-    _one_line_refusal(*_cli(capsys, ["simulate", "--quiet", "--n", "20", "--duration", "20",
+    _one_line_refusal(*run_cli(capsys, ["simulate", "--quiet", "--n", "20", "--duration", "20",
                                      "--out", str(run)]))
     assert run.read_bytes() == before
     # hetfit's own earlier output is replaced
     fresh = tmp_path / "fresh.npz"
-    assert _cli(capsys, ["simulate", "--quiet", "--n", "20", "--duration", "20",
+    assert run_cli(capsys, ["simulate", "--quiet", "--n", "20", "--duration", "20",
                          "--out", str(fresh)])[0] == 0
-    assert _cli(capsys, ["simulate", "--quiet", "--n", "20", "--duration", "20", "--seed", "1",
+    assert run_cli(capsys, ["simulate", "--quiet", "--n", "20", "--duration", "20", "--seed", "1",
                          "--out", str(fresh)])[0] == 0
     est = tmp_path / "est.json"
-    assert _cli(capsys, _estimate(tmp_path, str(est)))[0] == 0
-    assert _cli(capsys, _estimate(tmp_path, str(est)))[0] == 0
+    assert run_cli(capsys, _estimate(tmp_path, str(est)))[0] == 0
+    assert run_cli(capsys, _estimate(tmp_path, str(est)))[0] == 0
 
 
 # -- case 3: links and special files --------------------------------------------------
@@ -226,7 +217,7 @@ def test_symlinks_are_neither_replaced_nor_followed(tmp_path, capsys):
     target.write_text('{"keep": 1}')
     link = tmp_path / "link.json"
     link.symlink_to(target)
-    line = _one_line_refusal(*_cli(capsys, _estimate(tmp_path, str(link))))
+    line = _one_line_refusal(*run_cli(capsys, _estimate(tmp_path, str(link))))
     assert "symbolic link" in line
     assert link.is_symlink() and target.read_text() == '{"keep": 1}'
     real = tmp_path / "realdir"
@@ -234,31 +225,31 @@ def test_symlinks_are_neither_replaced_nor_followed(tmp_path, capsys):
     (real / "x.txt").write_text("x")
     linkdir = tmp_path / "linkdir"
     linkdir.symlink_to(real, target_is_directory=True)
-    line = _one_line_refusal(*_cli(capsys, _compare(tmp_path, str(linkdir))))
+    line = _one_line_refusal(*run_cli(capsys, _compare(tmp_path, str(linkdir))))
     assert "symbolic link" in line and linkdir.is_symlink() and os.listdir(real) == ["x.txt"]
 
 
 def test_a_link_inside_an_earlier_output_is_not_hetfits(tmp_path, capsys):
     out = tmp_path / "rep"
-    assert _cli(capsys, _compare(tmp_path, str(out)))[0] == 0
+    assert run_cli(capsys, _compare(tmp_path, str(out)))[0] == 0
     elsewhere = tmp_path / "precious.html"
     elsewhere.write_text("precious")
     (out / "report.html").unlink()
     (out / "report.html").symlink_to(elsewhere)
-    line = _one_line_refusal(*_cli(capsys, _compare(tmp_path, str(out))))
+    line = _one_line_refusal(*run_cli(capsys, _compare(tmp_path, str(out))))
     assert "report.html" in line
     assert elsewhere.read_text() == "precious" and (out / "report.html").is_symlink()
 
 
 def test_device_nodes_and_pipes_are_refused(tmp_path, capsys):
     null_before = os.stat("/dev/null")
-    line = _one_line_refusal(*_cli(capsys, _estimate(tmp_path, "/dev/null")))
+    line = _one_line_refusal(*run_cli(capsys, _estimate(tmp_path, "/dev/null")))
     assert "not a regular file" in line
     after = os.stat("/dev/null")
     assert stat.S_ISCHR(after.st_mode) and after.st_rdev == null_before.st_rdev
     fifo = tmp_path / "pipe.npz"
     os.mkfifo(fifo)
-    _one_line_refusal(*_cli(capsys, ["simulate", "--quiet", "--n", "20", "--duration", "20",
+    _one_line_refusal(*run_cli(capsys, ["simulate", "--quiet", "--n", "20", "--duration", "20",
                                      "--out", str(fifo)]))
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
 
@@ -277,7 +268,7 @@ def test_write_errors_are_one_line_exit_2(tmp_path, capsys, monkeypatch, err):
 
     monkeypatch.setattr(tempfile, "mkstemp", failing)
     out = tmp_path / "est.json"
-    line = _one_line_refusal(*_cli(capsys, _estimate(tmp_path, str(out))))
+    line = _one_line_refusal(*run_cli(capsys, _estimate(tmp_path, str(out))))
     assert os.strerror(err) in line and str(out) in line
     assert not out.exists()
 
@@ -289,7 +280,7 @@ def test_read_only_folder_for_a_staged_output(tmp_path, capsys, monkeypatch):
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(k.get("dir")))
 
     monkeypatch.setattr(tempfile, "mkdtemp", failing)
-    line = _one_line_refusal(*_cli(capsys, _compare(tmp_path, str(tmp_path / "rep"))))
+    line = _one_line_refusal(*run_cli(capsys, _compare(tmp_path, str(tmp_path / "rep"))))
     assert "Permission denied" in line and "permissions" in line
 
 
@@ -309,7 +300,7 @@ def test_demo_refuses_a_folder_with_user_files_before_any_work(tmp_path, capsys)
 
     out = _user_dir_with_notes(tmp_path / "demo")
     t0 = time.perf_counter()
-    line = _one_line_refusal(*_cli(capsys, ["demo", "--quiet", "--quick", "--out", str(out)]))
+    line = _one_line_refusal(*run_cli(capsys, ["demo", "--quiet", "--quick", "--out", str(out)]))
     assert "notes.txt" in line and time.perf_counter() - t0 < 5  # nothing was simulated
     assert os.listdir(out) == ["notes.txt"]
 

@@ -15,7 +15,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("sbi")
 
-from hetfit.cli.main import main  # noqa: E402
+from cli_helpers import run_cli  # noqa: E402
+
 from hetfit.errors import IncompatibleArtifactError, InputFileError  # noqa: E402
 from hetfit.inference import mdn_numpy  # noqa: E402
 from hetfit.inference.artifacts import (  # noqa: E402
@@ -141,15 +142,6 @@ def _recording(path):
     return path
 
 
-def _cli(capsys, argv):
-    try:
-        code = main(argv)
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_crafted_pt_runs_no_code_when_applied(mdn, tmp_path, capsys):
     marker = tmp_path / "pwned"
     crafted = _write_legacy(mdn, tmp_path / "posterior.pt", sidecar=False,
@@ -159,7 +151,7 @@ def test_crafted_pt_runs_no_code_when_applied(mdn, tmp_path, capsys):
     assert marker.exists()
     marker.unlink()
     # ... but hetfit does not unpickle it, through the CLI or the API
-    code, out, err = _cli(capsys, ["fit", "--quiet", "--recording",
+    code, out, err = run_cli(capsys, ["fit", "--quiet", "--recording",
                                    str(_recording(tmp_path / "r.csv")),
                                    "--posterior", str(crafted), "--json"])
     assert code == 2 and out == "", err

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import run_cli
 
 from hetfit.cli.main import main
 from hetfit.models.batch import simulate_izhikevich
@@ -196,28 +197,19 @@ def test_explicit_all_to_all_block_matches_rate_coupling():
 
 
 # -- CLI ---------------------------------------------------------------------------------
-def _cli(capsys, argv):
-    try:
-        code = main(argv)
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_simulate_spec_runs_a_file_and_a_shipped_name(tmp_path, capsys):
     spec = NetworkSpec.from_network(gast2023_ei(n_e=100, n_i=100), name="small")
     path = spec.save(tmp_path / "net.json")
-    code, out, err = _cli(capsys, ["simulate", "--quiet", "--json", "--spec", str(path),
+    code, out, err = run_cli(capsys, ["simulate", "--quiet", "--json", "--spec", str(path),
                                    "--duration", "100", "--seed", "2"])
     assert code == 0, err
     via_spec = json.loads(out)
-    code, out, err = _cli(capsys, ["simulate", "--quiet", "--json", "--preset", "gast2023_ei",
+    code, out, err = run_cli(capsys, ["simulate", "--quiet", "--json", "--preset", "gast2023_ei",
                                    "--n-e", "100", "--n-i", "100", "--duration", "100",
                                    "--seed", "2"])
     assert code == 0, err
     assert json.loads(out)["populations"] == via_spec["populations"]
-    code, out, err = _cli(capsys, ["simulate", "--quiet", "--json", "--spec", "single",
+    code, out, err = run_cli(capsys, ["simulate", "--quiet", "--json", "--spec", "single",
                                    "--duration", "20"])
     assert code == 0 and json.loads(out)["n_neurons"] == 1000, err
 
@@ -227,12 +219,12 @@ def test_simulate_spec_errors_are_one_line(tmp_path, capsys):
     d = _base()
     d["populations"]["I"]["tau_u"] = {"family": "gaussian"}
     bad.write_text(json.dumps(d))
-    code, out, err = _cli(capsys, ["simulate", "--quiet", "--spec", str(bad)])
+    code, out, err = run_cli(capsys, ["simulate", "--quiet", "--spec", str(bad)])
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
     assert "populations.I.tau_u.center: is missing" in err
-    code, out, err = _cli(capsys, ["simulate", "--quiet", "--spec", "single", "--n", "5"])
+    code, out, err = run_cli(capsys, ["simulate", "--quiet", "--spec", "single", "--n", "5"])
     assert code == 2 and "--n" in err and "spec" in err
-    code, out, err = _cli(capsys, ["simulate", "--quiet", "--spec", str(Path(tmp_path, "no"))])
+    code, out, err = run_cli(capsys, ["simulate", "--quiet", "--spec", str(Path(tmp_path, "no"))])
     assert code == 2 and "not found" in err
 
 
@@ -250,7 +242,7 @@ def test_params_file_runs_as_a_spec_and_every_per_neuron_value_is_used(tmp_path,
     assert main(["params", "--quiet", "--preset", "allen_human:epilepsy-spiny", "--model",
                  "izhikevich", "--n", "1000", "--out", str(big)]) == 0
     capsys.readouterr()
-    code, out, err = _cli(capsys, ["simulate", "--quiet", "--json", "--spec", str(big),
+    code, out, err = run_cli(capsys, ["simulate", "--quiet", "--json", "--spec", str(big),
                                    "--duration", "200", "--drive", "300"])
     assert code == 0, err
     assert json.loads(out)["n_neurons"] == 1000 and json.loads(out)["spike_count"] > 0
