@@ -48,6 +48,7 @@ from hetfit.models.izhikevich import (
     IzhikevichNetwork,
     IzhikevichPopulation,
     Method,
+    aligned_empty,
     as_network,
     compile_set,
     concrete_seed,
@@ -527,7 +528,7 @@ def _masked(v_mean: np.ndarray, status: np.ndarray) -> np.ndarray:
 def _stack(comp: list[CompiledSet]) -> dict[str, np.ndarray]:
     """Stack compiled sets along a leading set axis (sparse edges concatenated)."""
     out: dict[str, np.ndarray] = {
-        "PN": np.ascontiguousarray(np.stack([c.pn for c in comp])),
+        "PN": np.stack([c.pn for c in comp], out=aligned_empty((len(comp),) + comp[0].pn.shape)),
         "PP": np.ascontiguousarray(np.stack([c.pp for c in comp])),
         "J": np.ascontiguousarray(np.stack([c.J for c in comp])),
     }

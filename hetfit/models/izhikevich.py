@@ -689,6 +689,21 @@ def _check_step_stability(pop: IzhikevichPopulation, smp: Mapping[str, np.ndarra
         )
 
 
+def aligned_empty(shape: int | tuple[int, ...], align: int = 64) -> np.ndarray:
+    """Uninitialised float64 array whose data starts on an ``align``-byte boundary.
+
+    The kernel streams the rows of the per-neuron slot array (B0, A0, G, VRES) with 64-byte
+    AVX-512 loads; they all share the array's alignment, and at 16 mod 64 (where a large
+    numpy/glibc allocation often lands) every load splits a cache line: the batched
+    N = 1,000 euler run was 8-10 % slower than with the rows on 64-byte boundaries.
+    """
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    n = int(np.prod(shape, dtype=np.int64))
+    buf = np.empty(8 * n + align, dtype=np.uint8)
+    start = (-buf.ctypes.data) % align
+    return buf[start:start + 8 * n].view(np.float64).reshape(shape)
+
+
 def compile_set(net: IzhikevichNetwork, seed: SeedLike, grid: Grid,
                 cutoff_fraction: float = 0.1, I_off: Sequence[float] | None = None) -> CompiledSet:
     """Draw every per-neuron value and the graph of one simulation from ``seed``.
@@ -702,7 +717,7 @@ def compile_set(net: IzhikevichNetwork, seed: SeedLike, grid: Grid,
     pop_seeds = child_seeds(s_het, len(net.populations))
     P = len(net.populations)
     starts, _ = pop_layout(net)
-    pn = np.empty((K.PN_SIZE, net.n_neurons))
+    pn = aligned_empty((K.PN_SIZE, net.n_neurons))  # rows 64-byte aligned when 8 | N
     pp = np.zeros((K.PP_SIZE, P))
     samples: dict[str, dict[str, np.ndarray]] = {}
     v_cut_meta: dict[str, Any] = {}
