@@ -112,6 +112,8 @@ def _bad_specs():
         "connections[0].rule.erdos_renyi": edit(
             lambda d: d["connections"][0].update(rule={"erdos_renyi": 1.5})),
         "format_version": edit(lambda d: d.update(format_version="1")),
+        "connections[0].rule.fixed_in_degree": edit(
+            lambda d: d["connections"][0].update(rule={"fixed_in_degree": 1000})),
         "model": edit(lambda d: d.update(model="hodgkin_huxley")),
         "populations": edit(lambda d: d.update(populations={})),
     }
@@ -127,7 +129,8 @@ def test_errors_name_the_offending_key_and_the_schema_agrees(key):
     jsonschema = pytest.importorskip("jsonschema")
     # the shipped schema refuses the same documents (except the engine-level range checks
     # a schema cannot express, which it need not)
-    if key not in ("populations.E.kappa.values", "connections[0].pre"):
+    if key not in ("populations.E.kappa.values", "connections[0].pre",
+                   "connections[0].rule.fixed_in_degree"):
         with pytest.raises(jsonschema.ValidationError):
             _validate(doc)
 

@@ -352,6 +352,11 @@ class NetworkSpec:
                 w = parameter_from_json(cd["weight"], 1, f"{path}.weight", source)
                 if isinstance(w, np.ndarray):
                     raise _where(f"{path}.weight", "give a number or a distribution", source)
+            if rule[0] == "fixed_in_degree":
+                npre = pops[names.index(cd["pre"])].n - (cd["pre"] == cd["post"])
+                if rule[1] > npre:  # no autapses within a population
+                    raise _where(f"{path}.rule.fixed_in_degree", f"{rule[1]} inputs per neuron "
+                                 f"but only {npre} possible sources in {cd['pre']}", source)
             if rule[0] == "edges":
                 npre, npost = (pops[names.index(cd[k])].n for k in ("pre", "post"))
                 if rule[1].size and (rule[1].max() >= npre or rule[2].max() >= npost):
