@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import izhikevich_reference
 import numpy as np
 import pytest
 from scipy import integrate
@@ -40,27 +41,9 @@ def passage_time(v_a, v_b, I, v_t=VT, c=C, k=KK, v_r=VR):
 
 def reference_spikes(I, t_max, b, kappa, v_peak, v_reset, tau_u=100.0 / 3.0):
     """Spike times from solve_ivp (DOP853, tight tolerances) with a terminal event at v_peak."""
-    from scipy.integrate import solve_ivp
-
-    def f(t, y):
-        v, u = y
-        return [(KK * (v - VR) * (v - VT) - u + I) / C, (b * (v - VR) - u) / tau_u]
-
-    def at_peak(t, y):
-        return y[0] - v_peak
-
-    at_peak.terminal = True
-    at_peak.direction = 1
-    t, y, out = 0.0, [VR, 0.0], []
-    while t < t_max:
-        sol = solve_ivp(f, (t, t_max), y, method="DOP853", events=at_peak, rtol=1e-12,
-                        atol=1e-10, max_step=0.5)
-        if sol.status != 1:
-            break
-        t = float(sol.t_events[0][0])
-        out.append(t)
-        y = [v_reset, float(sol.y_events[0][0][1]) + kappa]
-    return np.array(out)
+    return izhikevich_reference.reference_spike_times(
+        C, KK, VR, VT, b, tau_u, kappa, I=I, T=t_max, v_peak=v_peak, v_reset=v_reset,
+        rtol=1e-12, atol=1e-10, max_step=0.5)
 
 
 # --------------------------------------------------------------------------------------

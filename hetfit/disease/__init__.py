@@ -24,8 +24,7 @@ Names are resolved lazily (PEP 562), so ``import hetfit.disease`` stays cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from hetfit._lazy import lazy_exports
 
 _EXPORTS = {
     # conditions
@@ -77,13 +76,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        module = importlib.import_module(f"hetfit.disease.{_EXPORTS[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module 'hetfit.disease' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

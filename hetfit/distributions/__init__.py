@@ -13,8 +13,7 @@ Names resolve lazily so ``import hetfit.distributions`` stays light.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from hetfit._lazy import lazy_exports
 
 _EXPORTS = {
     "WidthEstimator": "estimate",
@@ -39,12 +38,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"hetfit.distributions.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'hetfit.distributions' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -23,8 +23,7 @@ Names are imported lazily: ``import hetfit.inference`` does not import torch or 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from hetfit._lazy import lazy_exports
 
 _EXPORTS = {
     "Prior": "priors",
@@ -56,12 +55,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"hetfit.inference.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'hetfit.inference' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -26,8 +26,7 @@ this package stays light.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from hetfit._lazy import lazy_exports
 
 _EXPORTS = {
     "NetworkSpec": "spec",
@@ -47,12 +46,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"hetfit.models.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'hetfit.models' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

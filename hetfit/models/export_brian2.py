@@ -32,34 +32,18 @@ import numpy as np
 from hetfit._version import __version__
 from hetfit.errors import ParameterError
 from hetfit.io import atomic_write_bytes, atomic_write_text
-from hetfit.models.izhikevich import IzhikevichNetwork, _random_graph
-from hetfit.seeding import SeedLike, child_seeds
+from hetfit.models.izhikevich import IzhikevichNetwork, draw_network
+from hetfit.seeding import SeedLike
 
 MARKER = "# hetfit-export brian2"
-_PER_NEURON_ALWAYS = ("C", "k", "v_r", "v_theta", "b", "tau_u", "kappa", "eta", "g",
-                      "theta_reset", "v_init", "u_init")
 
 
 def realize(net: IzhikevichNetwork, seed: SeedLike) -> tuple[dict[str, dict[str, np.ndarray]],
                                                             Any]:
-    """The per-neuron values and the graph a hetfit simulation with ``seed`` uses.
-
-    Mirrors the draws of :func:`hetfit.models.izhikevich.compile_set` (a test compares them
-    with the values a simulation reports in ``meta["samples"]``)."""
-    s_het, s_graph, _ = (int(x) for x in child_seeds(seed, 3))
-    pop_seeds = child_seeds(s_het, len(net.populations))
-    values: dict[str, dict[str, np.ndarray]] = {}
-    for pop, ps in zip(net.populations, pop_seeds):
-        smp = {k: np.asarray(v, dtype=np.float64) for k, v in pop.sample(int(ps)).items()}
-        for name in _PER_NEURON_ALWAYS:  # population scalars become constant arrays
-            if name not in smp:
-                scalar = getattr(pop, name)
-                smp[name] = np.full(pop.n, float(pop.v_r if scalar is None else scalar))
-        values[pop.name] = smp
-    graph = None
-    if net.sparse:
-        graph = net.connectivity if net.connectivity is not None else _random_graph(net, s_graph)
-    return values, graph
+    """The per-neuron values and the graph a hetfit simulation with ``seed`` uses
+    (:func:`~hetfit.models.izhikevich.draw_network`)."""
+    samples, graph, _ = draw_network(net, seed)
+    return samples, graph
 
 
 def _input_code(pid: str, pop, dt_ms: float, t_max_ms: float
@@ -113,8 +97,8 @@ def write_brian2(net: IzhikevichNetwork, path: str | os.PathLike, *, seed: SeedL
                   for p in range(len(names))}
     for p, pop in enumerate(net.populations):
         vals, pid = values[pop.name], names[p]
-        for key in _PER_NEURON_ALWAYS:
-            arrays[f"{pid}__{key}"] = vals[key]
+        for key, arr in vals.items():  # every per-neuron value the simulation drew
+            arrays[f"{pid}__{key}"] = arr
         i_code, i_arr = _input_code(pid, pop, dt_ms, t_max_ms)
         if i_arr is not None:
             arrays[f"{pid}__I"] = i_arr

@@ -704,6 +704,21 @@ def aligned_empty(shape: int | tuple[int, ...], align: int = 64) -> np.ndarray:
     return buf[start:start + 8 * n].view(np.float64).reshape(shape)
 
 
+def draw_network(net: IzhikevichNetwork, seed: SeedLike
+                 ) -> tuple[dict[str, dict[str, np.ndarray]], Connectivity | None, int]:
+    """Everything one simulation draws from its ``seed``: per-neuron values by population
+    (``IzhikevichPopulation.sample``), the graph (``None`` for all-to-all coupling) and the
+    noise seed.  Used by :func:`compile_set` and by exports to other simulators, so both see
+    the same neurons and synapses."""
+    s_het, s_graph, s_noise = (int(x) for x in child_seeds(seed, 3))
+    pop_seeds = child_seeds(s_het, len(net.populations))
+    samples = {pop.name: pop.sample(int(ps)) for pop, ps in zip(net.populations, pop_seeds)}
+    conn = None
+    if net.sparse:
+        conn = net.connectivity if net.connectivity is not None else _random_graph(net, s_graph)
+    return samples, conn, s_noise
+
+
 def compile_set(net: IzhikevichNetwork, seed: SeedLike, grid: Grid,
                 cutoff_fraction: float = 0.1, I_off: Sequence[float] | None = None) -> CompiledSet:
     """Draw every per-neuron value and the graph of one simulation from ``seed``.
@@ -713,17 +728,14 @@ def compile_set(net: IzhikevichNetwork, seed: SeedLike, grid: Grid,
     """
     from hetfit.models import _izhikevich_kernels as K
 
-    s_het, s_graph, s_noise = (int(x) for x in child_seeds(seed, 3))
-    pop_seeds = child_seeds(s_het, len(net.populations))
+    samples, conn, s_noise = draw_network(net, seed)
     P = len(net.populations)
     starts, _ = pop_layout(net)
     pn = aligned_empty((K.PN_SIZE, net.n_neurons))  # rows 64-byte aligned when 8 | N
     pp = np.zeros((K.PP_SIZE, P))
-    samples: dict[str, dict[str, np.ndarray]] = {}
     v_cut_meta: dict[str, Any] = {}
-    for p, (pop, ps) in enumerate(zip(net.populations, pop_seeds)):
-        smp = pop.sample(int(ps))
-        samples[pop.name] = smp
+    for p, pop in enumerate(net.populations):
+        smp = samples[pop.name]
         vt, eta, k, v_r = smp["v_theta"], smp["eta"], smp["k"], smp["v_r"]
         _check_step_stability(pop, smp, grid.dt_ms)
         if np.any(smp["g"] < 0):
@@ -760,8 +772,7 @@ def compile_set(net: IzhikevichNetwork, seed: SeedLike, grid: Grid,
         if not np.all(np.isfinite(pn[slot])):
             raise ParameterError(f"non-finite per-neuron parameter values (kernel slot {slot})")
     J = np.asarray(net.J, dtype=np.float64)
-    if net.sparse:
-        conn = net.connectivity if net.connectivity is not None else _random_graph(net, s_graph)
+    if conn is not None:
         indptr, post, w = conn.indptr, conn.targets, conn.weights
     else:
         indptr = np.zeros(1, np.int64)

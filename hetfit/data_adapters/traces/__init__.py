@@ -14,8 +14,7 @@ names here resolve lazily so that importing this package stays cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from hetfit._lazy import lazy_exports
 
 _EXPORTS = {
     "Sweep": "sweeps",
@@ -42,13 +41,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        module = importlib.import_module(f"hetfit.data_adapters.traces.{_EXPORTS[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module 'hetfit.data_adapters.traces' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
