@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from cli_helpers import run_cli
 
+from hetfit.errors import InputFileError
 from hetfit.io import OUTPUT_MARKER, staged_directory
 
 
@@ -129,7 +130,7 @@ def test_other_commands_output_is_not_the_same_commands(tmp_path):
     out = tmp_path / "o"
     with staged_directory(out, "demo") as stage:
         (stage / "report.html").write_text("demo")
-    with pytest.raises(Exception, match="did not write"):
+    with pytest.raises(InputFileError, match="did not write"):
         with staged_directory(out, "compare"):
             pass
     assert (out / "report.html").read_text() == "demo"
